@@ -1,0 +1,360 @@
+"""Training N independent models at once, in one process (SPEC §7).
+
+The N models share an architecture but nothing else: weights, BatchNorm
+statistics, initialisation and the order in which each sees the data are
+its own. They are held as one set of stacked tensors (leading dimension N)
+and run with ``torch.func.vmap``, which turns N small convolutions into one
+grouped convolution: the same code path for every registered architecture,
+and on a GPU one kernel launch per layer instead of N.
+
+The recipe is EasyDUB's: SGD with momentum and weight decay under a linear
+OneCycle schedule stepped per batch, optional Gaussian gradient noise, bf16
+autocast on CUDA only, margins in float32 after every epoch.
+
+Reproducibility: model m of a run with seed s draws its initial weights and
+its data order from generators seeded by (s, m) only, so it is the same
+model whatever N is; the gradient noise comes from one generator seeded by s
+for the whole stack. On the CPU two runs with the same arguments give
+bit-identical models and margins.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from klomflow.margins import margins_from_logits
+from klomflow.models import build_model
+
+log = logging.getLogger(__name__)
+
+# Samples per forward pass when computing margins, shared by all N models;
+# larger batches spill the (N, batch, ...) activations out of the CPU caches.
+EVAL_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """How the models are trained; the workflow fills it from config ``training``."""
+
+    epochs: int  # passes over the training split
+    batch_size: int  # samples per step, per model
+    lr: float  # peak learning rate of the OneCycle schedule
+    momentum: float  # SGD momentum (its peak, if cycle_momentum)
+    weight_decay: float  # L2 penalty on every parameter, BatchNorm included
+    peak_epoch: float  # epoch at which the learning rate peaks
+    div_factor: float  # initial lr = lr / div_factor
+    final_div_factor: float  # final lr = initial lr / final_div_factor
+    # Momentum moves opposite to the learning rate, between 0.85 and the
+    # momentum above: torch's OneCycleLR default, which EasyDUB's code runs.
+    cycle_momentum: bool
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"training.{name} must be at least 1, got {getattr(self, name)}")
+
+
+def derive_seed(*key: int) -> int:
+    """A 63-bit seed from a tuple of non-negative integers (e.g. run seed, model index)."""
+    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> 1)
+
+
+# Streams of randomness derived from one run seed; each is its own SeedSequence key.
+_INIT, _DATA_ORDER, _NOISE = 0, 1, 2
+
+
+class ModelStack:
+    """N models of one architecture held as stacked parameters and buffers.
+
+    ``params`` and ``buffers`` map the single model's state-dict names to
+    tensors with a leading model dimension; ``params`` are the leaves an
+    optimiser updates.
+    """
+
+    def __init__(self, model_name: str, modules: list[nn.Module], device: torch.device | str):
+        if not modules:
+            raise ValueError("a model stack needs at least one model")
+        self.model_name = model_name
+        self.device = torch.device(device)
+        params, buffers = stack_module_state([m.to(self.device) for m in modules])
+        self.params = {k: v.detach().requires_grad_() for k, v in params.items()}
+        self.buffers = buffers
+        # A stateless template: functional_call swaps in one model's tensors.
+        self._template = copy.deepcopy(modules[0]).to("meta")
+        self._state_keys = list(modules[0].state_dict().keys())
+
+    @classmethod
+    def initialised(cls, model_name: str, n_models: int, seed: int, device, first_model: int = 0):
+        """Fresh models ``first_model .. first_model + n_models - 1`` of run ``seed``."""
+        modules = []
+        for m in range(first_model, first_model + n_models):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(derive_seed(seed, m, _INIT))
+                modules.append(build_model(model_name))
+        return cls(model_name, modules, device)
+
+    @classmethod
+    def from_state_dicts(cls, model_name: str, state_dicts: list[dict], device):
+        modules = []
+        for state_dict in state_dicts:
+            module = build_model(model_name)
+            module.load_state_dict(state_dict, strict=True)
+            modules.append(module)
+        return cls(model_name, modules, device)
+
+    def __len__(self) -> int:
+        return next(iter(self.params.values())).shape[0]
+
+    def state_dicts(self) -> list[dict[str, torch.Tensor]]:
+        """One ordinary state dict per model, on the CPU."""
+        stacked = {**self.params, **self.buffers}
+        return [
+            {k: stacked[k][m].detach().cpu().clone() for k in self._state_keys}
+            for m in range(len(self))
+        ]
+
+    def train(self, mode: bool = True) -> ModelStack:
+        self._template.train(mode)
+        return self
+
+    def eval(self) -> ModelStack:
+        return self.train(False)
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, B, n_classes)``.
+
+        ``images`` is ``(N, B, C, H, W)`` (each model its own batch) or
+        ``(B, C, H, W)`` (the same batch for every model).
+        """
+        shared = images.dim() == 4
+        run_one = lambda p, b, x: functional_call(self._template, (p, b), (x,))  # noqa: E731
+        with _autocast(self.device):
+            logits = vmap(run_one, in_dims=(0, 0, None if shared else 0))(
+                self.params, self.buffers, images
+            )
+        return logits
+
+    @torch.no_grad()
+    def margins(self, images: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+        """Margins ``(N, n_samples)`` float32 of every model, in eval mode."""
+        was_training = self._template.training
+        self.eval()
+        chunks = [
+            margins_from_logits(
+                self.logits(images[i : i + EVAL_BATCH_SIZE]), labels[i : i + EVAL_BATCH_SIZE]
+            )
+            for i in range(0, len(labels), EVAL_BATCH_SIZE)
+        ]
+        self.train(was_training)
+        return torch.cat(chunks, dim=1).cpu().numpy()
+
+
+def _autocast(device: torch.device):
+    # bf16 only on CUDA: on the CPU it is slow and would change the numbers the
+    # tests pin down.
+    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+
+class PerModelBatches:
+    """Index batches ``(N, batch)`` in which every model has its own shuffled order."""
+
+    def __init__(self, n_samples: int, batch_size: int, seeds: list[int], device):
+        self.n_samples = n_samples
+        self.batch_size = batch_size
+        self.device = device
+        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+
+    def __len__(self) -> int:
+        # A last batch of one sample would break BatchNorm in training mode, so
+        # that sample waits for the next epoch's order.
+        full, rest = divmod(self.n_samples, self.batch_size)
+        return full + (rest > 1)
+
+    def epoch(self):
+        """The batches of one epoch; draws each model's next permutation."""
+        # Drawn on the CPU so that CPU and GPU runs see the same order.
+        order = torch.stack([torch.randperm(self.n_samples, generator=g) for g in self.generators])
+        order = order.to(self.device)
+        for step in range(len(self)):
+            yield order[:, step * self.batch_size : (step + 1) * self.batch_size]
+
+    def state_dict(self) -> list[torch.Tensor]:
+        return [g.get_state() for g in self.generators]
+
+    def load_state_dict(self, states: list[torch.Tensor]) -> None:
+        for g, s in zip(self.generators, states):
+            g.set_state(s)
+
+
+class Trainer:
+    """Trains a :class:`ModelStack` on one split, one epoch at a time.
+
+    Everything that decides the next epoch lives in :meth:`state_dict`, so a
+    run restored from it continues exactly where it stopped.
+    """
+
+    def __init__(
+        self,
+        stack: ModelStack,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        recipe: TrainingRecipe,
+        *,
+        seed: int,
+        grad_noise: float = 0.0,
+        first_model: int = 0,
+    ):
+        if grad_noise < 0:
+            raise ValueError(f"gradient noise must be >= 0, got {grad_noise}")
+        self.stack = stack
+        self.images = images.to(stack.device)
+        self.labels = labels.to(stack.device)
+        self.recipe = recipe
+        self.grad_noise = grad_noise
+        self.epoch = 0
+        model_ids = range(first_model, first_model + len(stack))
+        self.batches = PerModelBatches(
+            len(labels),
+            recipe.batch_size,
+            [derive_seed(seed, m, _DATA_ORDER) for m in model_ids],
+            stack.device,
+        )
+        self.noise = torch.Generator(stack.device).manual_seed(derive_seed(seed, _NOISE))
+        self.optimizer = torch.optim.SGD(
+            list(stack.params.values()),
+            lr=recipe.lr,
+            momentum=recipe.momentum,
+            weight_decay=recipe.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer,
+            max_lr=recipe.lr,
+            total_steps=recipe.epochs * len(self.batches),
+            pct_start=min(recipe.peak_epoch / recipe.epochs, 0.5),
+            anneal_strategy="linear",
+            div_factor=recipe.div_factor,
+            final_div_factor=recipe.final_div_factor,
+            cycle_momentum=recipe.cycle_momentum,
+            max_momentum=recipe.momentum,
+        )
+
+    def train_epoch(self) -> float:
+        """One pass over the split; returns the mean training loss per model."""
+        self.stack.train()
+        total = torch.zeros((), device=self.stack.device)
+        for index in self.batches.epoch():
+            logits = self.stack.logits(self.images[index])
+            # Mean over each model's batch, summed over models: every model
+            # gets exactly the gradient it would get if trained alone.
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), self.labels[index].flatten())
+            loss = loss * len(self.stack)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.grad_noise > 0:
+                for p in self.stack.params.values():
+                    p.grad.add_(
+                        torch.randn(p.shape, generator=self.noise, device=p.device),
+                        alpha=self.grad_noise,
+                    )
+            self.optimizer.step()
+            self.scheduler.step()
+            total += loss.detach()
+        self.epoch += 1
+        # One host synchronisation per epoch, not per step.
+        return total.item() / (len(self.batches) * len(self.stack))
+
+    def state_dict(self) -> dict:
+        """A snapshot (copies, not views) of everything the next epoch depends on."""
+        return {
+            "epoch": self.epoch,
+            "params": {k: v.detach().clone() for k, v in self.stack.params.items()},
+            "buffers": {k: v.clone() for k, v in self.stack.buffers.items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "scheduler": copy.deepcopy(self.scheduler.state_dict()),
+            "data_order": self.batches.state_dict(),
+            "noise": self.noise.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch = state["epoch"]
+        with torch.no_grad():
+            for k, v in state["params"].items():
+                self.stack.params[k].copy_(v)
+            for k, v in state["buffers"].items():
+                self.stack.buffers[k].copy_(v)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.batches.load_state_dict(state["data_order"])
+        self.noise.set_state(state["noise"])
+
+
+@dataclass
+class TrainingRun:
+    """The trained models and their margins.
+
+    ``margins[split]`` is ``(epochs, N, n_samples)`` float32 when margins were
+    recorded after every epoch, else ``(N, n_samples)`` after the last.
+    """
+
+    stack: ModelStack
+    margins: dict[str, np.ndarray]
+
+
+def train_models(
+    model_name: str,
+    train: tuple[torch.Tensor, torch.Tensor],
+    recipe: TrainingRecipe,
+    *,
+    n_models: int,
+    seed: int,
+    eval_splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    grad_noise: float = 0.0,
+    every_epoch: bool = False,
+    first_model: int = 0,
+    device: str | torch.device = "cpu",
+) -> TrainingRun:
+    """Train models ``first_model ..`` ``first_model + n_models - 1`` of run ``seed`` from scratch.
+
+    Args:
+        train: images ``(n, C, H, W)`` float32 and labels ``(n,)`` to train on.
+        eval_splits: name -> (images, labels) on which margins are recorded.
+        every_epoch: record margins after every epoch, not only the last.
+        first_model: index of the first model, so that oracle models N..2N-1
+            can be trained in their own run and still be the same models.
+    """
+    if n_models < 1:
+        raise ValueError(f"n_models must be at least 1, got {n_models}")
+    device = torch.device(device)
+    stack = ModelStack.initialised(model_name, n_models, seed, device, first_model)
+    trainer = Trainer(
+        stack, *train, recipe, seed=seed, grad_noise=grad_noise, first_model=first_model
+    )
+    eval_splits = {k: (x.to(device), y.to(device)) for k, (x, y) in eval_splits.items()}
+    recorded: dict[str, list[np.ndarray]] = {split: [] for split in eval_splits}
+    for epoch in range(1, recipe.epochs + 1):
+        loss = trainer.train_epoch()
+        log.info("epoch %d/%d: mean training loss %.4f", epoch, recipe.epochs, loss)
+        if every_epoch or epoch == recipe.epochs:
+            for split, (images, labels) in eval_splits.items():
+                recorded[split].append(stack.margins(images, labels))
+    margins = {
+        split: np.stack(per_epoch) if every_epoch else per_epoch[-1]
+        for split, per_epoch in recorded.items()
+    }
+    return TrainingRun(stack, margins)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else the CPU; otherwise the named device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
