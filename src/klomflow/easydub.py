@@ -1,0 +1,168 @@
+"""The EasyDUB dataset layout (SPEC §4): reading and writing it.
+
+A reference set, downloaded from the hub or built locally by the pipeline,
+is a directory in this layout::
+
+    forget_sets/{dataset}/forget_set_{k}.npy                    train indices
+    margins/{dataset}/pretrain/{retain,val}/{arch}/id_{m}_epoch_{e}.npy
+    margins/{dataset}/pretrain/forget_{k}/{arch}/id_{m}_epoch_{e}.npy
+    margins/{dataset}/oracle/forget_{k}/{retain,forget,val}/{arch}/id_{m}_epoch_{e}.npy
+    models/{dataset}/pretrain/{arch}/id_{m}_epoch_{e}.pt
+
+One file per model; each margins file is that model's margins on one split,
+``(n_samples,)``. Pretrain ``retain`` covers the whole train split; the
+readers drop the forget set from it (and from an oracle ``retain`` file that
+covers the whole train split too), so that every split lines up sample by
+sample between pretrain and oracle models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from klomflow.splits import check_forget_set, get_benchmark, retain_indices
+from klomflow.files import atomic_save_npy, atomic_torch_save
+
+
+@dataclass(frozen=True)
+class EasyDUBLayout:
+    """Paths and readers for one dataset/architecture in an EasyDUB-layout directory.
+
+    ``epoch`` is the epoch in the file names (EasyDUB: 23, the last of 24,
+    counted from 0); ``n_train`` and ``n_val`` are the split sizes every
+    file is checked against.
+    """
+
+    root: Path
+    dataset: str
+    arch: str
+    epoch: int
+    n_train: int
+    n_val: int
+
+    @classmethod
+    def for_benchmark(cls, root, benchmark: str, arch: str, epoch: int) -> EasyDUBLayout:
+        sizes = get_benchmark(benchmark)
+        return cls(Path(root), benchmark, arch, epoch, sizes.n_train, sizes.n_val)
+
+    # -- paths ---------------------------------------------------------------
+
+    def forget_set_file(self, k: int) -> Path:
+        return self.root / "forget_sets" / self.dataset / f"forget_set_{k}.npy"
+
+    def pretrain_dir(self, split: str) -> Path:
+        """``split``: ``retain`` (all train), ``val`` or ``forget_{k}``."""
+        return self.root / "margins" / self.dataset / "pretrain" / split / self.arch
+
+    def oracle_dir(self, k: int, split: str) -> Path:
+        return self.root / "margins" / self.dataset / "oracle" / f"forget_{k}" / split / self.arch
+
+    def checkpoint_dir(self) -> Path:
+        return self.root / "models" / self.dataset / "pretrain" / self.arch
+
+    def model_file(self, directory: Path, model_id: int, suffix: str = ".npy") -> Path:
+        return directory / f"id_{model_id}_epoch_{self.epoch}{suffix}"
+
+    # -- reading ---------------------------------------------------------------
+
+    def read_forget_set(self, k: int) -> np.ndarray:
+        path = self.forget_set_file(k)
+        return check_forget_set(_load_npy(path), self.n_train, source=str(path))
+
+    def pretrain_margins(self, split: str, k: int, model_ids) -> np.ndarray:
+        """Pretrain margins ``(len(model_ids), n_samples)`` on ``split`` of forget set ``k``."""
+        directory = self.pretrain_dir(f"forget_{k}" if split == "forget" else split)
+        return self._split_margins(directory, split, k, model_ids)
+
+    def oracle_margins(self, k: int, split: str, model_ids) -> np.ndarray:
+        """Margins ``(len(model_ids), n_samples)`` of the oracles of forget set ``k``."""
+        return self._split_margins(self.oracle_dir(k, split), split, k, model_ids)
+
+    def _split_margins(self, directory: Path, split: str, k: int, model_ids) -> np.ndarray:
+        forget_set = self.read_forget_set(k)
+        expected = {
+            "retain": (self.n_train - len(forget_set), self.n_train),
+            "forget": (len(forget_set),),
+            "val": (self.n_val,),
+        }[split]
+        margins = read_margins(directory, model_ids, self.epoch, expected)
+        if split == "retain" and margins.shape[1] == self.n_train:
+            margins = margins[:, retain_indices(forget_set, self.n_train)]
+        return margins
+
+    def read_checkpoints(self, model_ids) -> list[dict]:
+        """State dicts of the pretrain models, ``model.``/``module.`` prefixes stripped."""
+        import torch  # only checkpoints need it; scoring stays light
+
+        states = []
+        for m in model_ids:
+            path = self.model_file(self.checkpoint_dir(), m, ".pt")
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: pretrain checkpoint missing")
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as error:
+                raise ValueError(f"{path}: not a readable checkpoint ({error})") from None
+            states.append(strip_state_dict_prefix(state.get("state_dict", state)))
+        return states
+
+    # -- writing ---------------------------------------------------------------
+
+    def write_forget_set(self, k: int, indices: np.ndarray) -> None:
+        atomic_save_npy(self.forget_set_file(k), check_forget_set(indices, self.n_train))
+
+    def write_margins(self, directory: Path, margins: np.ndarray, first_model: int = 0) -> None:
+        """One file per row of ``margins`` ``(n_models, n_samples)``, ids from ``first_model``."""
+        for i, row in enumerate(np.asarray(margins, dtype=np.float32)):
+            atomic_save_npy(self.model_file(directory, first_model + i), row)
+
+    def write_checkpoints(self, state_dicts: list[dict], first_model: int = 0) -> None:
+        for i, state in enumerate(state_dicts):
+            atomic_torch_save(self.model_file(self.checkpoint_dir(), first_model + i, ".pt"), state)
+
+
+def read_margins(directory: Path, model_ids, epoch: int, lengths: tuple[int, ...]) -> np.ndarray:
+    """Stack the margins files of ``model_ids`` into ``(n_models, n_samples)`` float32.
+
+    Every file must be a 1-D float array whose length is one of ``lengths``,
+    the same for all files, with no NaN or inf; anything else is an error naming the file.
+    """
+    model_ids = list(model_ids)
+    rows = []
+    for m in model_ids:
+        path = Path(directory) / f"id_{m}_epoch_{epoch}.npy"
+        row = _load_npy(path)
+        if row.ndim != 1 or row.shape[0] not in lengths:
+            want = " or ".join(f"({n},)" for n in lengths)
+            raise ValueError(f"{path}: margins have shape {row.shape}, expected {want}")
+        if rows and row.shape != rows[0].shape:
+            raise ValueError(f"{path}: {row.shape[0]} margins, but model {model_ids[0]} has {rows[0].shape[0]}")
+        if not np.issubdtype(row.dtype, np.floating):
+            raise ValueError(f"{path}: margins have dtype {row.dtype}, expected a float dtype")
+        bad = np.flatnonzero(~np.isfinite(row))
+        if bad.size:
+            raise ValueError(f"{path}: margins contain {row[bad[0]]} (sample {bad[0]})")
+        rows.append(row.astype(np.float32, copy=False))
+    if not rows:
+        raise ValueError(f"{directory}: no models requested")
+    return np.stack(rows)
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file missing")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{path}: not a readable .npy file ({error})") from None
+
+
+def strip_state_dict_prefix(state_dict: dict) -> dict:
+    """Drop the ``model.`` or ``module.`` prefix that wrapped checkpoints carry (SPEC §4)."""
+    for prefix in ("model.", "module."):
+        if state_dict and all(key.startswith(prefix) for key in state_dict):
+            return {key[len(prefix) :]: value for key, value in state_dict.items()}
+    return state_dict
