@@ -1,0 +1,40 @@
+"""The retraining grid: N models retrained from scratch per (noise, seed) cell (SPEC §7).
+
+Retraining on the retain split is the exact unlearning method; stopped after
+fewer epochs, or trained with gradient noise, it is also the baseline that
+every cheaper method is compared with on the compute axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from klomflow.datasets import ImageDataset
+from klomflow.training import TrainingRecipe, train_models
+
+
+def retrain_cell(
+    dataset: ImageDataset,
+    forget_set: np.ndarray,
+    model_name: str,
+    recipe: TrainingRecipe,
+    *,
+    n_models: int,
+    noise: float,
+    seed: int,
+    device,
+) -> dict[str, np.ndarray]:
+    """Margins ``(epochs, N, n_samples)`` per split of N models retrained on the retain split."""
+    splits = dataset.splits(forget_set)
+    run = train_models(
+        model_name,
+        splits["retain"],
+        recipe,
+        n_models=n_models,
+        seed=seed,
+        grad_noise=noise,
+        eval_splits=splits,
+        every_epoch=True,
+        device=device,
+    )
+    return run.margins

@@ -1,0 +1,31 @@
+"""Results tables: tab-separated text with a header row."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from klomflow.files import atomic_write_text
+
+
+def write_tsv(path: str | Path, rows: list[dict], columns: list[str]) -> None:
+    """Write ``rows`` (dicts with at least ``columns``) as a TSV table, atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_format(row[c]) for c in columns])
+    atomic_write_text(path, buffer.getvalue())
+
+
+def read_tsv(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a TSV table as dicts of strings, keyed by the header."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
