@@ -47,6 +47,24 @@ def test_matches_reference_on_adversarial_columns():
     assert_matches_reference(p, q)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matches_reference_when_every_margin_sits_on_a_bin_edge(dtype):
+    # Columns whose values are the bin edges themselves, over ranges from
+    # 1e-6 (edges a few ulps apart in float32) to 100 wide.
+    rng = np.random.default_rng(5)
+    n_models, n_samples = 40, 400
+    p = np.empty((n_models, n_samples), dtype=dtype)
+    q = np.empty_like(p)
+    for j in range(n_samples):
+        lo = dtype(rng.uniform(-60, 60))
+        hi = dtype(lo + 10 ** rng.uniform(-6, 2))
+        edges = np.linspace(lo, hi, 21)
+        p[:, j] = rng.choice(edges, n_models)
+        q[:, j] = rng.choice(edges, n_models)
+        p[0, j], q[0, j] = lo, hi  # pin the pooled range to these edges
+    assert_matches_reference(p, q)
+
+
 def test_matches_reference_with_other_bins_clip_and_eps():
     rng = np.random.default_rng(3)
     p = rng.normal(size=(30, 500))

@@ -171,54 +171,75 @@ class _Binning:
     A value's bin is ``numpy.digitize(value, edges)``: the number of edges <=
     value. Bins 1..bins are counted; a value equal to the last edge has index
     bins + 1 and falls in no bin, as in the reference.
+
+    Edges are evenly spaced, so arithmetic finds a value's bin; it can only
+    disagree with the real (rounded) edges for a value within ``margin`` (in
+    bins) of an edge. Those few values are checked against the edges
+    themselves and moved until ``lower <= value < upper`` holds exactly.
     """
 
     def __init__(self, edges: np.ndarray):
         """``edges``: ``(n_cols, bins + 1)``, each row non-decreasing."""
-        self.edges = edges
         n_cols, n_edges = edges.shape
-        # Row j of `padded` is edges[j] with -inf and +inf at the ends, so
-        # that padded[j, i] is edges[j, i - 1] and every index 0..n_edges has
-        # both bounds; bounds[k] is (padded.flat[k], padded.flat[k + 1]).
+        self.bins = n_edges - 1
+        self.lo = edges[:, 0]
+        with np.errstate(all="ignore"):
+            self.scale = self.bins / (edges[:, -1] - self.lo)  # bins per unit, edges' dtype
+        self.margin = _rounding_margin(edges)
+        self.scale[~np.isfinite(self.margin)] = 0  # such columns are checked value by value
+        # Row j of `padded` is edges[j] with -inf and +inf at the ends, so that
+        # padded[j, i] is edges[j, i - 1] and every index 0..n_edges has both
+        # bounds; bounds[k] is (padded.flat[k], padded.flat[k + 1]).
         self.width = n_edges + 2
         padded = np.empty((n_cols, self.width), dtype=edges.dtype)
         padded[:, 0], padded[:, -1], padded[:, 1:-1] = -np.inf, np.inf, edges
-        self.bounds = np.lib.stride_tricks.sliding_window_view(padded.ravel(), 2).copy()
+        self.bounds = np.lib.stride_tricks.sliding_window_view(padded.ravel(), 2)
         self.row_start = np.arange(n_cols) * self.width
 
     def probabilities(self, values: np.ndarray) -> np.ndarray:
         """Bin probabilities ``(n_cols, bins)`` of ``values`` ``(n_models, n_cols)``."""
-        position = self._positions(values)
-        n_cols, n_edges = self.edges.shape
-        counts = np.bincount(position, minlength=n_cols * self.width)
-        counts = counts.reshape(n_cols, self.width)[:, 1:n_edges]
+        n_cols = values.shape[1]
+        counts = np.bincount(self._positions(values), minlength=n_cols * self.width)
+        counts = counts.reshape(n_cols, self.width)[:, 1 : self.bins + 1]
         totals = counts.sum(axis=1, keepdims=True)
         return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
 
     def _positions(self, values: np.ndarray) -> np.ndarray:
         """Flat index into ``padded`` of each value's bin: row start + digitize index."""
-        n_edges = self.edges.shape[1]
-        lo, hi = self.edges[:, 0], self.edges[:, -1]
-        # Edges are evenly spaced, so arithmetic finds nearly every index; the
-        # fix-up below moves the rest (values on or next to an edge, edges
-        # that coincide in float32) until lower <= value < upper holds.
         with np.errstate(all="ignore"):
-            guess = values - lo
-            guess *= (n_edges - 1) / (hi - lo)
-        np.floor(guess, out=guess)
-        np.fmax(guess, -1, out=guess)  # fmax/fmin also map NaN (0 * inf) into range
-        np.fmin(guess, n_edges - 1, out=guess)
-        position = guess.astype(np.intp)
+            x = values - self.lo  # in [0, bins] after scaling: lo, hi are the column's extremes
+            x *= self.scale
+        index = np.floor(x)
+        near_edge = np.subtract(x, index, out=x)  # position within the bin, 0..1
+        near_edge = (near_edge <= self.margin) | (near_edge >= 1 - self.margin)
+        np.minimum(index, self.bins, out=index)
+        position = index.astype(np.intp)
         position += 1 + self.row_start
         position = position.ravel()
         flat_values = values.ravel()
-        around = np.take(self.bounds, position, axis=0)
-        wrong = around[:, 0] > flat_values
-        wrong |= around[:, 1] <= flat_values
-        todo = np.flatnonzero(wrong)
+        todo = np.flatnonzero(near_edge)
         while todo.size:
             v, around = flat_values[todo], self.bounds[position[todo]]
             move = (around[:, 1] <= v).astype(np.intp) - (around[:, 0] > v)
             position[todo] += move
             todo = todo[move != 0]
         return position
+
+
+def _rounding_margin(edges: np.ndarray) -> np.ndarray:
+    """Per column, how far (in bins) arithmetic binning may stray from ``edges``.
+
+    The edges' own distance from perfectly even spacing, plus a bound on the
+    rounding of ``(value - lo) * scale`` in the edges' dtype, doubled for
+    safety; infinite where the range is too small for arithmetic at all.
+    """
+    exact = edges.astype(np.float64)
+    bins = edges.shape[1] - 1
+    with np.errstate(all="ignore"):
+        width = (exact[:, -1] - exact[:, 0]) / bins
+        even = exact[:, :1] + np.arange(bins + 1) * width[:, None]
+        deviation = np.max(np.abs(exact - even), axis=1) / width
+        magnitude = np.maximum(np.abs(exact[:, 0]), np.abs(exact[:, -1]))
+        rounding = (8 * bins + 2 * magnitude / width) * np.finfo(edges.dtype).eps
+        margin = 2 * (deviation + rounding)
+    return np.where(np.isfinite(margin) & (margin < 0.5), margin, np.inf)
