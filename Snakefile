@@ -1,0 +1,37 @@
+# klomflow: the EasyDUB data-unlearning benchmark as a workflow.
+#
+# The story: get the data, get (or train) the reference models, retrain N
+# models per (noise, seed) cell, score everything with KLOM against the
+# oracles, draw compute against KLOM.
+#
+# Paths (the one scheme every rule follows):
+#   resources/digits/data.npz                         the embedded benchmark's images
+#   resources/{benchmark}/reference/                  reference set in the EasyDUB layout (SPEC §4):
+#       forget_sets/{benchmark}/forget_set_{k}.npy
+#       margins/{benchmark}/pretrain/{retain,val,forget_{k}}/{model}/id_{m}_epoch_{e}.npy
+#       margins/{benchmark}/oracle/forget_{k}/{retain,forget,val}/{model}/id_{m}_epoch_{e}.npy
+#       models/{benchmark}/pretrain/{model}/id_{m}_epoch_{e}.pt
+#   results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/margins.npz   (epochs, N, n) per split
+#   results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv      KLOM per epoch and split
+#   results/baselines.tsv, results/compute_vs_klom.tsv, results/compute_vs_klom.png
+#   logs/<rule>/..., benchmarks/<rule>/...             one per job, mirroring its output
+
+from snakemake.utils import min_version
+
+min_version("8.20")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/reference.smk"
+include: "workflow/rules/retrain.smk"
+include: "workflow/rules/klom.smk"
+include: "workflow/rules/plot.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),

@@ -1,0 +1,115 @@
+"""The workflow through Snakemake itself, on the tiny config of conftest.py."""
+
+import numpy as np
+import pytest
+
+from conftest import TINY_CONFIG, copy_workflow, planned_jobs, snakemake, write_config
+from klomflow.margins import load_epoch_margins
+from klomflow.splits import BENCHMARKS
+from klomflow.tables import read_tsv
+
+SUMMARY = ["klom_mean", "klom_p95", "klom_p05"]
+N_TRAIN = BENCHMARKS["digits"].n_train
+N_FORGET = 50  # digits forget set 1
+
+
+def test_baselines_table(tiny_run):
+    rows = read_tsv(tiny_run / "results/baselines.tsv")
+    assert list(rows[0]) == ["baseline", "split", "n_models", *SUMMARY]
+    assert {(r["baseline"], r["split"]) for r in rows} == {
+        (b, s) for b in ("pretrain", "oracle_floor") for s in ("retain", "forget", "val")
+    }
+    for r in rows:
+        assert r["n_models"] == "4"
+        assert all(np.isfinite(float(r[c])) for c in SUMMARY)
+        assert 0 <= float(r["klom_p05"]) <= float(r["klom_p95"])
+        assert float(r["klom_mean"]) >= 0
+
+
+def test_compute_vs_klom_table(tiny_run):
+    rows = read_tsv(tiny_run / "results/compute_vs_klom.tsv")
+    assert list(rows[0]) == ["noise", "seed", "epoch", "compute_pct", "split", *SUMMARY]
+    cells = {(r["noise"], r["seed"]) for r in rows}
+    assert cells == {("0", "0"), ("0.01", "0")}
+    assert len(rows) == 2 * 2 * 3  # cells x epochs x splits
+    for r in rows:
+        expected = int(r["epoch"]) * (N_TRAIN - N_FORGET) / N_TRAIN * 100 / 2
+        assert float(r["compute_pct"]) == pytest.approx(expected, rel=1e-5)
+        assert float(r["klom_p95"]) >= float(r["klom_p05"]) >= 0
+
+
+def test_figure_is_a_png(tiny_run):
+    assert (tiny_run / "results/compute_vs_klom.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_retraining_margins_cover_every_epoch_model_and_sample(tiny_run):
+    margins = load_epoch_margins(
+        tiny_run / "results/digits/forget_1/retrain/noise_0.01/seed_0/margins.npz"
+    )
+    assert margins["retain"].shape == (2, 4, N_TRAIN - N_FORGET)
+    assert margins["forget"].shape == (2, 4, N_FORGET)
+    assert margins["val"].shape == (2, 4, BENCHMARKS["digits"].n_val)
+
+
+def test_reference_set_is_written_in_the_easydub_layout(tiny_run):
+    root = tiny_run / "resources/digits/reference"
+    assert (root / "forget_sets/digits/forget_set_1.npy").is_file()
+    pretrain = sorted(p.name for p in (root / "margins/digits/pretrain/retain/digits_cnn").glob("id_*"))
+    assert pretrain == [f"id_{m}_epoch_1.npy" for m in range(4)]
+    assert len(list((root / "models/digits/pretrain/digits_cnn").glob("*.pt"))) == 4
+    oracle = root / "margins/digits/oracle/forget_1"
+    for split in ("retain", "forget", "val"):
+        assert len(list((oracle / split / "digits_cnn").glob("id_*_epoch_1.npy"))) == 8  # 2N
+
+
+def test_every_job_wrote_its_log(tiny_run):
+    logs = list((tiny_run / "logs").rglob("*.log"))
+    assert len(logs) >= 10
+    assert any("retrain_models" in str(p) for p in logs)
+
+
+def test_a_finished_run_has_nothing_left_to_do(tiny_run):
+    assert planned_jobs(tiny_run, "--configfile", "test_config.yaml") == {}
+
+
+def test_a_new_seed_reruns_only_its_cells_and_the_aggregates(tiny_run):
+    config = {**TINY_CONFIG, "retrain": {"noise_levels": [0.0, 0.01], "seeds": [0, 1]}}
+    write_config(tiny_run, config, "more_seeds.yaml")
+    assert planned_jobs(tiny_run, "--configfile", "more_seeds.yaml") == {
+        "retrain_models": 2,
+        "score_retraining": 2,
+        "collect_compute_vs_klom": 1,
+        "plot_compute_vs_klom": 1,
+        "all": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"n_modles": 3}, "config: top level: Additional properties are not allowed ('n_modles'"),
+        ({"n_models": 0}, "config: n_models: 0 is less than the minimum of 1"),
+        ({"n_models": "ten"}, "config: n_models: 'ten' is not of type 'integer'"),
+        ({"benchmark": "mnist"}, "config: benchmark: 'mnist' is not one of"),
+        ({"forget_set": 7}, "config: forget_set: 7 is not a forget set of the digits benchmark"),
+        ({"retrain": {"noise_levels": ["a"]}}, "config: retrain.noise_levels.0: 'a' is not of type"),
+        ({"retrain": {"seeds": [0, 0]}}, "config: retrain.seeds: [0, 0] has non-unique elements"),
+        ({"training": {"lr": -1}}, "config: training.lr: -1 is less than or equal to the minimum"),
+        ({"training": {"weight_decay": "5e-4"}}, "config: training.weight_decay: '5e-4' is not of type"),
+        ({"model": "resnet9"}, "config: model: resnet9 does not take digits images"),
+    ],
+)
+def test_bad_config_stops_with_the_key_named(tmp_path, config, message):
+    directory = copy_workflow(tmp_path)
+    write_config(directory, config, "bad.yaml")
+    result = snakemake(directory, "--dry-run", "--configfile", "bad.yaml")
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (directory / "results").exists() and not (directory / "resources").exists()
+
+
+def test_snakemake_lint_finds_nothing(tmp_path):
+    directory = copy_workflow(tmp_path)
+    result = snakemake(directory, "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr

@@ -1,0 +1,26 @@
+rule build_digits:
+    output:
+        "resources/digits/data.npz",
+    log:
+        "logs/build_digits/data.log",
+    benchmark:
+        "benchmarks/build_digits/data.tsv"
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/build_digits.py"
+
+
+rule define_digits_forget_set:
+    input:
+        "resources/digits/data.npz",
+    output:
+        "resources/digits/reference/forget_sets/digits/forget_set_{k}.npy",
+    log:
+        "logs/define_digits_forget_set/forget_set_{k}.log",
+    benchmark:
+        "benchmarks/define_digits_forget_set/forget_set_{k}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/define_digits_forget_set.py"

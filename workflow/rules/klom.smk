@@ -1,0 +1,43 @@
+# Scoring with KLOM against oracles 0..N-1: every epoch of every grid cell,
+# and the two baselines (pretrain, and the oracle floor).
+
+
+rule score_retraining:
+    input:
+        margins="results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/margins.npz",
+        oracle=get_oracle_margins,
+        forget_set="resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy",
+    output:
+        "results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv",
+    log:
+        "logs/score_retraining/{benchmark}/forget_{k}/noise_{noise}_seed_{seed}.log",
+    benchmark:
+        "benchmarks/score_retraining/{benchmark}/forget_{k}/noise_{noise}_seed_{seed}.tsv"
+    params:
+        layout=get_layout,
+        n_models=config["n_models"],
+    threads: 1
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/score_retraining.py"
+
+
+rule score_baselines:
+    input:
+        unpack(get_baseline_inputs),
+    output:
+        "results/baselines.tsv",
+    log:
+        "logs/score_baselines/baselines.log",
+    benchmark:
+        "benchmarks/score_baselines/baselines.tsv"
+    params:
+        layout=layout_for(config["benchmark"]),
+        forget_set=config["forget_set"],
+        n_models=config["n_models"],
+    threads: 1
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/score_baselines.py"

@@ -1,0 +1,43 @@
+# The tables and the figure of the configured benchmark and forget set.
+
+
+rule collect_compute_vs_klom:
+    input:
+        get_retraining_cells()[0],
+    output:
+        "results/compute_vs_klom.tsv",
+    log:
+        "logs/collect_compute_vs_klom/compute_vs_klom.log",
+    benchmark:
+        "benchmarks/collect_compute_vs_klom/compute_vs_klom.tsv"
+    params:
+        cells=get_retraining_cells()[1],
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/collect_compute_vs_klom.py"
+
+
+rule plot_compute_vs_klom:
+    input:
+        curves="results/compute_vs_klom.tsv",
+        baselines="results/baselines.tsv",
+    output:
+        report(
+            "results/compute_vs_klom.png",
+            caption="../report/compute_vs_klom.rst",
+            category="Compute vs KLOM",
+        ),
+    log:
+        "logs/plot_compute_vs_klom/compute_vs_klom.log",
+    benchmark:
+        "benchmarks/plot_compute_vs_klom/compute_vs_klom.tsv"
+    params:
+        title=(
+            f"{config['benchmark']}, forget set {config['forget_set']}, "
+            f"N = {config['n_models']} models"
+        ),
+    conda:
+        "../../envs/plotting.yaml"
+    script:
+        "../scripts/plot_compute_vs_klom.py"

@@ -1,0 +1,74 @@
+# The reference set trained locally (reference.source: local): N pretrain
+# models on the whole train split, 2N oracles on the retain split.
+
+
+rule train_pretrain_models:
+    input:
+        dataset=get_dataset,
+    output:
+        retain=directory(
+            "resources/{benchmark}/reference/margins/{benchmark}/pretrain/retain/{model}"
+        ),
+        val=directory("resources/{benchmark}/reference/margins/{benchmark}/pretrain/val/{model}"),
+        checkpoints=directory("resources/{benchmark}/reference/models/{benchmark}/pretrain/{model}"),
+    log:
+        "logs/train_pretrain_models/{benchmark}_{model}.log",
+    benchmark:
+        "benchmarks/train_pretrain_models/{benchmark}_{model}.tsv"
+    params:
+        layout=get_layout,
+        recipe=get_recipe(),
+        n_models=config["n_models"],
+        reference_seed=config["reference"]["seed"],
+        device=config["device"],
+    threads: 1
+    resources:
+        gpu=get_gpus(),
+    conda:
+        "../../envs/training.yaml"
+    script:
+        "../scripts/train_pretrain_models.py"
+
+
+rule slice_pretrain_forget_margins:
+    input:
+        retain="resources/{benchmark}/reference/margins/{benchmark}/pretrain/retain/{model}",
+        forget_set="resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy",
+    output:
+        directory("resources/{benchmark}/reference/margins/{benchmark}/pretrain/forget_{k}/{model}"),
+    log:
+        "logs/slice_pretrain_forget_margins/{benchmark}_{model}_forget_{k}.log",
+    benchmark:
+        "benchmarks/slice_pretrain_forget_margins/{benchmark}_{model}_forget_{k}.tsv"
+    params:
+        layout=get_layout,
+        n_models=config["n_models"],
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/slice_pretrain_forget_margins.py"
+
+
+rule train_oracle_models:
+    input:
+        dataset=get_dataset,
+        forget_set="resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy",
+    output:
+        directory("resources/{benchmark}/reference/margins/{benchmark}/oracle/forget_{k}"),
+    log:
+        "logs/train_oracle_models/{benchmark}_forget_{k}.log",
+    benchmark:
+        "benchmarks/train_oracle_models/{benchmark}_forget_{k}.tsv"
+    params:
+        layout=get_layout,
+        recipe=get_recipe(),
+        n_models=2 * config["n_models"],
+        reference_seed=config["reference"]["seed"],
+        device=config["device"],
+    threads: 1
+    resources:
+        gpu=get_gpus(),
+    conda:
+        "../../envs/training.yaml"
+    script:
+        "../scripts/train_oracle_models.py"

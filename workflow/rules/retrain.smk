@@ -1,0 +1,26 @@
+# The compute-vs-KLOM grid: N models retrained from scratch on the retain
+# split per (noise, seed) cell, margins recorded after every epoch.
+
+
+rule retrain_models:
+    input:
+        dataset=get_dataset,
+        forget_set="resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy",
+    output:
+        "results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/margins.npz",
+    log:
+        "logs/retrain_models/{benchmark}/forget_{k}/noise_{noise}_seed_{seed}.log",
+    benchmark:
+        "benchmarks/retrain_models/{benchmark}/forget_{k}/noise_{noise}_seed_{seed}.tsv"
+    params:
+        model=config["model"],
+        recipe=get_recipe(),
+        n_models=config["n_models"],
+        device=config["device"],
+    threads: 1
+    resources:
+        gpu=get_gpus(),
+    conda:
+        "../../envs/training.yaml"
+    script:
+        "../scripts/retrain_models.py"

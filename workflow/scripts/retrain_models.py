@@ -1,0 +1,31 @@
+import logging
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+
+import numpy as np
+import torch
+
+from klomflow.datasets import load_dataset
+from klomflow.splits import check_forget_set
+from klomflow.margins import save_epoch_margins
+from klomflow.retraining import retrain_cell
+from klomflow.training import TrainingRecipe, resolve_device
+
+torch.set_num_threads(snakemake.threads)
+dataset = load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset)
+forget_set = check_forget_set(
+    np.load(snakemake.input.forget_set), dataset.n_train, source=snakemake.input.forget_set
+)
+margins = retrain_cell(
+    dataset,
+    forget_set,
+    snakemake.params.model,
+    TrainingRecipe(**snakemake.params.recipe),
+    n_models=snakemake.params.n_models,
+    noise=float(snakemake.wildcards.noise),
+    seed=int(snakemake.wildcards.seed),
+    device=resolve_device(snakemake.params.device),
+)
+save_epoch_margins(snakemake.output[0], margins)

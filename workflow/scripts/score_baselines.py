@@ -1,0 +1,19 @@
+import logging
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+
+from klomflow.easydub import EasyDUBLayout
+from klomflow.scoring import BASELINE_COLUMNS, score_baselines
+from klomflow.tables import write_tsv
+
+rows = score_baselines(
+    EasyDUBLayout.for_benchmark(**snakemake.params.layout),
+    snakemake.params.forget_set,
+    snakemake.params.n_models,
+    n_threads=snakemake.threads,
+)
+write_tsv(snakemake.output[0], rows, BASELINE_COLUMNS)
+for row in rows:
+    logging.info("%(baseline)s %(split)s: P95 KLOM %(klom_p95).4f", row)
