@@ -2,10 +2,10 @@
 
 The N models share an architecture but nothing else: weights, BatchNorm
 statistics, initialisation and the order in which each sees the data are
-its own. They are held as one set of stacked tensors (leading dimension N)
-and run with ``torch.func.vmap``, which turns N small convolutions into one
-grouped convolution: the same code path for every registered architecture,
-and on a GPU one kernel launch per layer instead of N.
+its own. They run as one stacked network built from the single model's
+architecture (:mod:`klomflow.stacking`: N convolutions become one grouped
+convolution), the same code path for every registered architecture, and on
+a GPU one kernel launch per layer instead of N.
 
 The recipe is EasyDUB's: SGD with momentum and weight decay under a linear
 OneCycle schedule stepped per batch, optional Gaussian gradient noise, bf16
@@ -27,11 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
 
 from klomflow.margins import margins_from_logits
 from klomflow.models import build_model
+from klomflow.stacking import load_models, stack_architecture, unstack_models
 
 log = logging.getLogger(__name__)
 
@@ -72,57 +71,47 @@ _INIT, _DATA_ORDER, _NOISE = 0, 1, 2
 
 
 class ModelStack:
-    """N models of one architecture held as stacked parameters and buffers.
+    """N models of one architecture, run as one stacked network (see :mod:`klomflow.stacking`)."""
 
-    ``params`` and ``buffers`` map the single model's state-dict names to
-    tensors with a leading model dimension; ``params`` are the leaves an
-    optimiser updates.
-    """
-
-    def __init__(self, model_name: str, modules: list[nn.Module], device: torch.device | str):
-        if not modules:
+    def __init__(self, model_name: str, state_dicts: list[dict], device: torch.device | str):
+        if not state_dicts:
             raise ValueError("a model stack needs at least one model")
         self.model_name = model_name
         self.device = torch.device(device)
-        params, buffers = stack_module_state([m.to(self.device) for m in modules])
-        self.params = {k: v.detach().requires_grad_() for k, v in params.items()}
-        self.buffers = buffers
-        # A stateless template: functional_call swaps in one model's tensors.
-        self._template = copy.deepcopy(modules[0]).to("meta")
-        self._state_keys = list(modules[0].state_dict().keys())
+        self.n_models = len(state_dicts)
+        template = build_model(model_name)
+        template.load_state_dict(state_dicts[0], strict=True)  # names the mismatch, if any
+        self._template_state = template.state_dict()
+        self.network = stack_architecture(template, self.n_models)
+        load_models(self.network, state_dicts)
+        self.network.to(self.device)
 
     @classmethod
     def initialised(cls, model_name: str, n_models: int, seed: int, device, first_model: int = 0):
         """Fresh models ``first_model .. first_model + n_models - 1`` of run ``seed``."""
-        modules = []
+        states = []
         for m in range(first_model, first_model + n_models):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(derive_seed(seed, m, _INIT))
-                modules.append(build_model(model_name))
-        return cls(model_name, modules, device)
-
-    @classmethod
-    def from_state_dicts(cls, model_name: str, state_dicts: list[dict], device):
-        modules = []
-        for state_dict in state_dicts:
-            module = build_model(model_name)
-            module.load_state_dict(state_dict, strict=True)
-            modules.append(module)
-        return cls(model_name, modules, device)
+                states.append(build_model(model_name).state_dict())
+        return cls(model_name, states, device)
 
     def __len__(self) -> int:
-        return next(iter(self.params.values())).shape[0]
+        return self.n_models
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.network.parameters())
+
+    def per_model(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A stacked parameter (or its gradient) as ``(N, -1)``: row m is model m's."""
+        return tensor.view(self.n_models, -1)
 
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
         """One ordinary state dict per model, on the CPU."""
-        stacked = {**self.params, **self.buffers}
-        return [
-            {k: stacked[k][m].detach().cpu().clone() for k in self._state_keys}
-            for m in range(len(self))
-        ]
+        return unstack_models(self.network, self._template_state, self.n_models)
 
     def train(self, mode: bool = True) -> ModelStack:
-        self._template.train(mode)
+        self.network.train(mode)
         return self
 
     def eval(self) -> ModelStack:
@@ -134,18 +123,18 @@ class ModelStack:
         ``images`` is ``(N, B, C, H, W)`` (each model its own batch) or
         ``(B, C, H, W)`` (the same batch for every model).
         """
-        shared = images.dim() == 4
-        run_one = lambda p, b, x: functional_call(self._template, (p, b), (x,))  # noqa: E731
+        if images.dim() == 4:
+            batch = images.repeat(1, self.n_models, 1, 1)
+        else:
+            batch = images.transpose(0, 1).flatten(1, 2)  # (B, N * C, H, W), model-major
         with _autocast(self.device):
-            logits = vmap(run_one, in_dims=(0, 0, None if shared else 0))(
-                self.params, self.buffers, images
-            )
-        return logits
+            logits = self.network(batch)
+        return logits.transpose(0, 1)
 
     @torch.no_grad()
     def margins(self, images: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
         """Margins ``(N, n_samples)`` float32 of every model, in eval mode."""
-        was_training = self._template.training
+        was_training = self.network.training
         self.eval()
         chunks = [
             margins_from_logits(
@@ -230,7 +219,7 @@ class Trainer:
         )
         self.noise = torch.Generator(stack.device).manual_seed(derive_seed(seed, _NOISE))
         self.optimizer = torch.optim.SGD(
-            list(stack.params.values()),
+            stack.parameters(),
             lr=recipe.lr,
             momentum=recipe.momentum,
             weight_decay=recipe.weight_decay,
@@ -260,7 +249,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.grad_noise > 0:
-                for p in self.stack.params.values():
+                for p in self.stack.parameters():
                     p.grad.add_(
                         torch.randn(p.shape, generator=self.noise, device=p.device),
                         alpha=self.grad_noise,
@@ -276,8 +265,7 @@ class Trainer:
         """A snapshot (copies, not views) of everything the next epoch depends on."""
         return {
             "epoch": self.epoch,
-            "params": {k: v.detach().clone() for k, v in self.stack.params.items()},
-            "buffers": {k: v.clone() for k, v in self.stack.buffers.items()},
+            "network": copy.deepcopy(self.stack.network.state_dict()),
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "scheduler": copy.deepcopy(self.scheduler.state_dict()),
             "data_order": self.batches.state_dict(),
@@ -286,11 +274,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch = state["epoch"]
-        with torch.no_grad():
-            for k, v in state["params"].items():
-                self.stack.params[k].copy_(v)
-            for k, v in state["buffers"].items():
-                self.stack.buffers[k].copy_(v)
+        self.stack.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.batches.load_state_dict(state["data_order"])

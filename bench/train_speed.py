@@ -1,0 +1,117 @@
+"""Training speed of one retraining cell: N models at once, synthetic data.
+
+Usage: python bench/train_speed.py [--model resnet9] [--models 100] [--epochs 3]
+                                   [--train 50000] [--eval 60000] [--device auto]
+
+Trains N models with the EasyDUB recipe on random images of the model's input
+shape (the GPU machines have no internet, and speed does not depend on the
+pixels), records margins on --eval samples after every epoch as the grid does,
+and reports seconds per epoch (training and margins separately, after a
+warm-up epoch), peak GPU memory and the achieved TFLOP/s of the training
+steps (FLOPs counted by torch.utils.flop_counter on one model). Writes the
+figures with the machine's description to --out (JSON).
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+import klomflow
+from klomflow.models import build_model
+from klomflow.training import ModelStack, Trainer, TrainingRecipe, resolve_device
+
+INPUT_SHAPE = {"resnet9": (3, 32, 32), "digits_cnn": (1, 8, 8)}
+
+
+def training_flops_per_sample(model_name: str, device) -> float:
+    """Forward and backward FLOPs of one model on one sample."""
+    model = build_model(model_name).to(device)
+    x = torch.randn(8, *INPUT_SHAPE[model_name], device=device)
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), torch.zeros(8, dtype=torch.long, device=device)).backward()
+    return counter.get_total_flops() / 8
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="resnet9", choices=sorted(INPUT_SHAPE))
+    parser.add_argument("--models", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs, after one warm-up")
+    parser.add_argument("--train", type=int, default=49_900, help="training samples (retain split)")
+    parser.add_argument("--eval", type=int, default=60_000, help="samples whose margins are recorded")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/train_speed.json"))
+    args = parser.parse_args()
+
+    device = resolve_device(args.device)
+    generator = torch.Generator().manual_seed(0)
+    shape = INPUT_SHAPE[args.model]
+    images = torch.randn(args.train, *shape, generator=generator)
+    labels = torch.randint(0, 10, (args.train,), generator=generator)
+    eval_images = torch.randn(args.eval, *shape, generator=generator).to(device)
+    eval_labels = torch.randint(0, 10, (args.eval,), generator=generator).to(device)
+    recipe = TrainingRecipe(
+        epochs=args.epochs + 1, batch_size=args.batch_size, lr=0.4, momentum=0.9,
+        weight_decay=5e-4, peak_epoch=5 * (args.epochs + 1) / 24, div_factor=1e6,
+        final_div_factor=1e6, cycle_momentum=False,
+    )
+    stack = ModelStack.initialised(args.model, args.models, seed=0, device=device)
+    trainer = Trainer(stack, images, labels, recipe, seed=0, grad_noise=0.01)
+
+    train_times, eval_times = [], []
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    for epoch in range(args.epochs + 1):
+        synchronize(device)
+        start = time.perf_counter()
+        trainer.train_epoch()
+        synchronize(device)
+        middle = time.perf_counter()
+        stack.margins(eval_images, eval_labels)
+        synchronize(device)
+        end = time.perf_counter()
+        if epoch > 0:  # the first epoch pays for cuDNN autotuning and allocation
+            train_times.append(middle - start)
+            eval_times.append(end - middle)
+        print(f"epoch {epoch}: train {middle - start:.2f} s, margins {end - middle:.2f} s", flush=True)
+
+    train_s = sum(train_times) / len(train_times)
+    eval_s = sum(eval_times) / len(eval_times)
+    flops = training_flops_per_sample(args.model, device) * args.train * args.models
+    record = {
+        "model": args.model,
+        "n_models": args.models,
+        "train_samples": args.train,
+        "eval_samples": args.eval,
+        "batch_size": args.batch_size,
+        "train_s_per_epoch": train_s,
+        "margins_s_per_epoch": eval_s,
+        "epoch_s": train_s + eval_s,
+        "train_tflops": flops / train_s / 1e12,
+        "peak_gpu_memory_gib": (
+            torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+        ),
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor(),
+        "cuda": torch.version.cuda,
+        "torch": torch.__version__,
+        "klomflow": klomflow.__version__,
+    }
+    print(json.dumps(record, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
