@@ -28,7 +28,7 @@ def plot_compute_vs_klom(
     """
     noise_levels = sorted({float(r["noise"]) for r in curves})
     colours = plt.cm.viridis(np.linspace(0, 0.9, max(len(noise_levels), 1)))
-    fig, axes = plt.subplots(1, len(SPLITS), figsize=(5 * len(SPLITS), 4), sharex=True)
+    fig, axes = plt.subplots(1, len(SPLITS), figsize=(5 * len(SPLITS), 4.5), sharex=True)
     for ax, split in zip(axes, SPLITS):
         for noise, colour in zip(noise_levels, colours):
             by_epoch = defaultdict(list)
@@ -56,11 +56,12 @@ def plot_compute_vs_klom(
         ax.set_xlabel("compute (% of a full retrain)")
         ax.set_yscale("symlog", linthresh=0.01)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("KLOM, 95th percentile over samples (lower is better)")
-    axes[-1].legend(fontsize=8, loc="upper right")
+    axes[0].set_ylabel("KLOM, 95th percentile over samples\n(lower is better)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=9)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=150, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
