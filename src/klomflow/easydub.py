@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from klomflow.splits import check_forget_set, get_benchmark, retain_indices
-from klomflow.files import atomic_save_npy, atomic_torch_save
+from klomflow.files import atomic_save_npy, atomic_torch_save, load_npy
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class EasyDUBLayout:
 
     def read_forget_set(self, k: int) -> np.ndarray:
         path = self.forget_set_file(k)
-        return check_forget_set(_load_npy(path), self.n_train, source=str(path))
+        return check_forget_set(load_npy(path), self.n_train, source=str(path))
 
     def pretrain_margins(self, split: str, k: int, model_ids) -> np.ndarray:
         """Pretrain margins ``(len(model_ids), n_samples)`` on ``split`` of forget set ``k``."""
@@ -134,7 +134,7 @@ def read_margins(directory: Path, model_ids, epoch: int, lengths: tuple[int, ...
     rows = []
     for m in model_ids:
         path = Path(directory) / f"id_{m}_epoch_{epoch}.npy"
-        row = _load_npy(path)
+        row = load_npy(path)
         if row.ndim != 1 or row.shape[0] not in lengths:
             want = " or ".join(f"({n},)" for n in lengths)
             raise ValueError(f"{path}: margins have shape {row.shape}, expected {want}")
@@ -149,15 +149,6 @@ def read_margins(directory: Path, model_ids, epoch: int, lengths: tuple[int, ...
     if not rows:
         raise ValueError(f"{directory}: no models requested")
     return np.stack(rows)
-
-
-def _load_npy(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file missing")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path}: not a readable .npy file ({error})") from None
 
 
 def strip_state_dict_prefix(state_dict: dict) -> dict:

@@ -51,3 +51,14 @@ def atomic_torch_save(path: str | Path, obj) -> None:
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def load_npy(path: str | Path) -> np.ndarray:
+    """An array from a ``.npy`` file; a missing or unreadable file is an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file missing")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{path}: not a readable .npy file ({error})") from None

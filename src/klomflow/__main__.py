@@ -1,0 +1,5 @@
+import sys
+
+from klomflow.cli import main
+
+sys.exit(main())
