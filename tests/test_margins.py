@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from klomflow import margins_from_logits
-from klomflow.margins import load_epoch_margins, save_epoch_margins
+from klomflow.margins import EpochMargins
 
 
 def test_margin_is_true_logit_minus_logsumexp_of_the_others():
@@ -45,13 +45,14 @@ def test_epoch_margins_file_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     margins = {s: rng.normal(size=(2, 3, n)).astype(np.float32) for s, n in
                [("retain", 7), ("forget", 2), ("val", 4)]}
-    save_epoch_margins(tmp_path / "margins.npz", margins)
-    loaded = load_epoch_margins(tmp_path / "margins.npz")
+    EpochMargins(margins, [1, 3], [10.0, 30.0]).save(tmp_path / "margins.npz")
+    loaded = EpochMargins.load(tmp_path / "margins.npz")
+    assert loaded.epochs == [1, 3] and loaded.compute_pct == [10.0, 30.0]
     for split, array in margins.items():
-        np.testing.assert_array_equal(loaded[split], array)
+        np.testing.assert_array_equal(loaded.margins[split], array)
 
 
 def test_epoch_margins_file_without_a_split_is_an_error(tmp_path):
     np.savez(tmp_path / "margins.npz", retain=np.zeros((1, 1, 1)))
-    with pytest.raises(ValueError, match="margins.npz: no margins for split"):
-        load_epoch_margins(tmp_path / "margins.npz")
+    with pytest.raises(ValueError, match="margins.npz: no forget, val, epochs, compute_pct"):
+        EpochMargins.load(tmp_path / "margins.npz")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_CONFIG, copy_workflow, planned_jobs, snakemake, write_config
-from klomflow.margins import load_epoch_margins
+from klomflow.margins import EpochMargins
 from klomflow.splits import BENCHMARKS
 from klomflow.tables import read_tsv
 
@@ -43,9 +43,11 @@ def test_figure_is_a_png(tiny_run):
 
 
 def test_retraining_margins_cover_every_epoch_model_and_sample(tiny_run):
-    margins = load_epoch_margins(
+    recorded = EpochMargins.load(
         tiny_run / "results/digits/forget_1/retrain/noise_0.01/seed_0/margins.npz"
     )
+    margins = recorded.margins
+    assert recorded.epochs == [1, 2]
     assert margins["retain"].shape == (2, 4, N_TRAIN - N_FORGET)
     assert margins["forget"].shape == (2, 4, N_FORGET)
     assert margins["val"].shape == (2, 4, BENCHMARKS["digits"].n_val)

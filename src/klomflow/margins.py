@@ -3,12 +3,14 @@
 ``margin = z[c] - logsumexp(z[j] for j != c)`` for logits ``z`` and true label
 ``c``, always computed in float32 (logits may come from a bf16 forward pass).
 
-Also the file of a retraining cell's margins, one array per split of shape
-``(epochs, n_models, n_samples)``.
+Also the file of margins recorded after several epochs (a retraining cell,
+an unlearning method): one array per split of shape ``(epochs, n_models,
+n_samples)``, the epochs and the compute they cost.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +43,35 @@ def margins_from_logits(logits, labels):
     return correct - others.logsumexp(dim=-1)
 
 
-def save_epoch_margins(path: str | Path, margins: dict[str, np.ndarray]) -> None:
-    atomic_save_npz(path, **{split: margins[split] for split in SPLITS})
+@dataclass
+class EpochMargins:
+    """Margins of N models recorded after some epochs of training or unlearning.
 
+    ``margins[split]`` is ``(len(epochs), N, n_samples)`` float32;
+    ``compute_pct[i]`` is the compute spent up to ``epochs[i]``, as % of a
+    full retrain.
+    """
 
-def load_epoch_margins(path: str | Path) -> dict[str, np.ndarray]:
-    """Margins per split, ``(epochs, N, n_samples)``, as written by :func:`save_epoch_margins`."""
-    with np.load(path) as data:
-        missing = [s for s in SPLITS if s not in data]
-        if missing:
-            raise ValueError(f"{path}: no margins for split(s) {', '.join(missing)}")
-        return {split: data[split] for split in SPLITS}
+    margins: dict[str, np.ndarray]
+    epochs: list[int]
+    compute_pct: list[float]
+
+    def save(self, path: str | Path) -> None:
+        atomic_save_npz(
+            path,
+            epochs=np.asarray(self.epochs),
+            compute_pct=np.asarray(self.compute_pct, dtype=np.float64),
+            **{split: self.margins[split] for split in SPLITS},
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> EpochMargins:
+        with np.load(path) as data:
+            missing = [k for k in (*SPLITS, "epochs", "compute_pct") if k not in data]
+            if missing:
+                raise ValueError(f"{path}: no {', '.join(missing)} in the margins file")
+            return cls(
+                {split: data[split] for split in SPLITS},
+                data["epochs"].tolist(),
+                data["compute_pct"].tolist(),
+            )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from klomflow.datasets import ImageDataset
+from klomflow.margins import EpochMargins
 from klomflow.training import TrainingRecipe, train_models
 
 
@@ -23,8 +24,8 @@ def retrain_cell(
     noise: float,
     seed: int,
     device,
-) -> dict[str, np.ndarray]:
-    """Margins ``(epochs, N, n_samples)`` per split of N models retrained on the retain split."""
+) -> EpochMargins:
+    """Margins of N models retrained on the retain split, after every epoch."""
     splits = dataset.splits(forget_set)
     run = train_models(
         model_name,
@@ -37,4 +38,8 @@ def retrain_cell(
         every_epoch=True,
         device=device,
     )
-    return run.margins
+    # Each epoch is one pass over the retain split; a full retrain is
+    # recipe.epochs passes over the whole train split (SPEC §7).
+    share = len(splits["retain"][1]) / dataset.n_train
+    epochs = list(range(1, recipe.epochs + 1))
+    return EpochMargins(run.margins, epochs, [100 * share * e / recipe.epochs for e in epochs])

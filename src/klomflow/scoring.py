@@ -7,40 +7,35 @@ import numpy as np
 from klomflow.splits import SPLITS
 from klomflow.easydub import EasyDUBLayout
 from klomflow.klom import klom_scores, summarize_klom
+from klomflow.margins import EpochMargins
 
 SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05"]
 BASELINE_COLUMNS = ["baseline", "split", "n_models", *SUMMARY_COLUMNS]
-EPOCH_COLUMNS = ["epoch", "compute_pct", "split", *SUMMARY_COLUMNS]
-
-
-def compute_pct(epoch: int, n_epochs: int, n_retain: int, n_train: int) -> float:
-    """Compute spent after ``epoch`` of ``n_epochs`` on the retain split, as % of a full retrain.
-
-    SPEC §7: ``epoch * (n_retain / n_train) * (100 / n_epochs)``.
-    """
-    return epoch * (n_retain / n_train) * (100 / n_epochs)
+EPOCH_COLUMNS = ["epoch", "compute_pct", "split", *SUMMARY_COLUMNS, "accuracy"]
 
 
 def score_epochs(
-    margins: dict[str, np.ndarray],
-    oracle: dict[str, np.ndarray],
-    *,
-    n_train: int,
-    n_threads: int | None = None,
+    recorded: EpochMargins, oracle: dict[str, np.ndarray], n_threads: int | None = None
 ) -> list[dict]:
-    """KLOM of models recorded after every epoch, one row per (epoch, split).
+    """KLOM of models recorded after several epochs, one row per (epoch, split).
 
-    ``margins[split]`` is ``(n_epochs, N, n_samples)``, ``oracle[split]``
-    ``(N, n_samples)``. The compute axis counts the epochs as passes over
-    the retain split.
+    ``oracle[split]`` is ``(N, n_samples)``. Accuracy is the share of
+    (model, sample) pairs with a positive margin.
     """
-    n_epochs = margins["retain"].shape[0]
     rows = []
-    for epoch in range(1, n_epochs + 1):
-        pct = compute_pct(epoch, n_epochs, margins["retain"].shape[2], n_train)
+    for i, (epoch, pct) in enumerate(zip(recorded.epochs, recorded.compute_pct)):
         for split in SPLITS:
-            scores = klom_scores(margins[split][epoch - 1], oracle[split], n_threads=n_threads)
-            rows.append({"epoch": epoch, "compute_pct": pct, "split": split, **summarize_klom(scores)})
+            margins = recorded.margins[split][i]
+            scores = klom_scores(margins, oracle[split], n_threads=n_threads)
+            rows.append(
+                {
+                    "epoch": epoch,
+                    "compute_pct": pct,
+                    "split": split,
+                    **summarize_klom(scores),
+                    "accuracy": float(np.mean(margins > 0)),
+                }
+            )
     return rows
 
 
@@ -70,7 +65,7 @@ def score_baselines(
     return rows
 
 
-GRID_COLUMNS = ["noise", "seed", *EPOCH_COLUMNS]
+GRID_COLUMNS = ["noise", "seed", "epoch", "compute_pct", "split", *SUMMARY_COLUMNS]
 
 
 def collect_grid(tables: list[list[dict]], cells: list[tuple]) -> list[dict]:

@@ -184,6 +184,23 @@ class PerModelBatches:
             g.set_state(s)
 
 
+def stacked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of logits ``(N, B, C)`` for labels ``(N, B)``: each model's mean, summed.
+
+    Summing over models gives every model exactly the gradient it would get
+    if trained alone.
+    """
+    n_models = logits.shape[0]
+    return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten()) * n_models
+
+
+def add_gradient_noise(stack: ModelStack, sigma: float, generator: torch.Generator) -> None:
+    """Add N(0, sigma^2) to every gradient element of every model (nothing if sigma is 0)."""
+    if sigma > 0:
+        for p in stack.parameters():
+            p.grad.add_(torch.randn(p.shape, generator=generator, device=p.device), alpha=sigma)
+
+
 class Trainer:
     """Trains a :class:`ModelStack` on one split, one epoch at a time.
 
@@ -241,19 +258,10 @@ class Trainer:
         self.stack.train()
         total = torch.zeros((), device=self.stack.device)
         for index in self.batches.epoch():
-            logits = self.stack.logits(self.images[index])
-            # Mean over each model's batch, summed over models: every model
-            # gets exactly the gradient it would get if trained alone.
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), self.labels[index].flatten())
-            loss = loss * len(self.stack)
+            loss = stacked_cross_entropy(self.stack.logits(self.images[index]), self.labels[index])
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if self.grad_noise > 0:
-                for p in self.stack.parameters():
-                    p.grad.add_(
-                        torch.randn(p.shape, generator=self.noise, device=p.device),
-                        alpha=self.grad_noise,
-                    )
+            add_gradient_noise(self.stack, self.grad_noise, self.noise)
             self.optimizer.step()
             self.scheduler.step()
             total += loss.detach()

@@ -20,7 +20,7 @@ rule score_retraining:
     conda:
         "../../envs/scoring.yaml"
     script:
-        "../scripts/score_retraining.py"
+        "../scripts/score_epochs.py"
 
 
 rule score_baselines:

@@ -9,7 +9,6 @@ import torch
 
 from klomflow.datasets import load_dataset
 from klomflow.splits import check_forget_set
-from klomflow.margins import save_epoch_margins
 from klomflow.retraining import retrain_cell
 from klomflow.training import TrainingRecipe, resolve_device
 
@@ -18,7 +17,7 @@ dataset = load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset)
 forget_set = check_forget_set(
     np.load(snakemake.input.forget_set), dataset.n_train, source=snakemake.input.forget_set
 )
-margins = retrain_cell(
+recorded = retrain_cell(
     dataset,
     forget_set,
     snakemake.params.model,
@@ -28,4 +27,4 @@ margins = retrain_cell(
     seed=int(snakemake.wildcards.seed),
     device=resolve_device(snakemake.params.device),
 )
-save_epoch_margins(snakemake.output[0], margins)
+recorded.save(snakemake.output[0])

@@ -4,19 +4,17 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
 
-from klomflow.splits import SPLITS
 from klomflow.easydub import EasyDUBLayout
-from klomflow.margins import load_epoch_margins
+from klomflow.margins import EpochMargins
 from klomflow.scoring import EPOCH_COLUMNS, score_epochs
+from klomflow.splits import SPLITS
 from klomflow.tables import write_tsv
 
 layout = EasyDUBLayout.for_benchmark(**snakemake.params.layout)
-k = int(snakemake.wildcards.k)
 oracles = range(snakemake.params.n_models)
 rows = score_epochs(
-    load_epoch_margins(snakemake.input.margins),
-    {split: layout.oracle_margins(k, split, oracles) for split in SPLITS},
-    n_train=layout.n_train,
+    EpochMargins.load(snakemake.input.margins),
+    {split: layout.oracle_margins(int(snakemake.wildcards.k), split, oracles) for split in SPLITS},
     n_threads=snakemake.threads,
 )
 write_tsv(snakemake.output[0], rows, EPOCH_COLUMNS)
