@@ -49,7 +49,7 @@ def test_every_stacked_tensor_is_model_major():
     for (key, tensor) in stack.network.named_parameters():
         rows = stack.per_model(tensor)
         for m in range(3):
-            assert torch.equal(rows[m], states[m][key].flatten()), key
+            assert torch.equal(rows[m].reshape(states[m][key].shape), states[m][key]), key
 
 
 def test_a_layer_without_a_stacking_rule_is_named():

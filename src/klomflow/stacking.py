@@ -9,8 +9,8 @@ unlike ``torch.func.vmap`` it keeps cuDNN's mixed-precision BatchNorm under
 bf16 autocast (vmap's batch-norm backward rejects bf16 inputs with float32
 statistics) and uses a third of the memory.
 
-Every stacked tensor has the model as its slowest dimension: ``t.view(N, -1)[m]``
-is model m's tensor, flattened. Scalar buffers (BatchNorm's batch counter) are
+Every stacked tensor has the model as its slowest dimension:
+``t.unflatten(0, (N, -1))[m]`` is model m's tensor. Scalar buffers (BatchNorm's batch counter) are
 shared, since the models always take the same steps.
 """
 
@@ -108,5 +108,9 @@ def unstack_models(stacked: nn.Module, template_state: dict[str, torch.Tensor], 
         shape = template_state[key].shape
         tensor = tensor.detach().cpu()
         for m, state in enumerate(states):
-            state[key] = tensor.clone() if tensor.dim() == 0 else tensor.view(n_models, -1)[m].view(shape).clone()
+            if tensor.dim() == 0:
+                state[key] = tensor.clone()
+            else:
+                model_m = tensor.unflatten(0, (n_models, -1))[m].reshape(shape)
+                state[key] = model_m.clone(memory_format=torch.contiguous_format)
     return states

@@ -84,7 +84,9 @@ class ModelStack:
         self._template_state = template.state_dict()
         self.network = stack_architecture(template, self.n_models)
         load_models(self.network, state_dicts)
-        self.network.to(self.device)
+        # Channels-last makes the grouped convolutions and pooling 3-4x faster
+        # on the CPU (oneDNN); on an H100 it neither helps nor hurts.
+        self.network.to(self.device, memory_format=torch.channels_last)
 
     @classmethod
     def initialised(cls, model_name: str, n_models: int, seed: int, device, first_model: int = 0):
@@ -103,8 +105,8 @@ class ModelStack:
         return list(self.network.parameters())
 
     def per_model(self, tensor: torch.Tensor) -> torch.Tensor:
-        """A stacked parameter (or its gradient) as ``(N, -1)``: row m is model m's."""
-        return tensor.view(self.n_models, -1)
+        """A view of a stacked parameter (or its gradient) with the model first: ``[m]`` is model m's."""
+        return tensor.unflatten(0, (self.n_models, -1))
 
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
         """One ordinary state dict per model, on the CPU."""
@@ -127,6 +129,7 @@ class ModelStack:
             batch = images.repeat(1, self.n_models, 1, 1)
         else:
             batch = images.transpose(0, 1).flatten(1, 2)  # (B, N * C, H, W), model-major
+        batch = batch.contiguous(memory_format=torch.channels_last)
         with _autocast(self.device):
             logits = self.network(batch)
         return logits.transpose(0, 1)
