@@ -1,0 +1,27 @@
+"""Unlearning methods of a user's own module, for the tests."""
+
+import numpy as np
+
+from klomflow.training import ModelStack
+
+
+def needs_strength(models, data, *, strength):
+    """Scales every parameter by (1 - strength / 100): a valid method with a required parameter."""
+    while True:
+        for p in models.parameters():
+            p.data.mul_(1 - strength / 100)
+        yield models
+
+
+def yields_wrong_thing(models, data):
+    while True:
+        yield np.zeros((3, 50))
+
+
+def yields_one_model(models, data):
+    while True:
+        yield ModelStack(models.model_name, models.state_dicts()[:1], models.device)
+
+
+def stops_early(models, data):
+    yield models
