@@ -2,7 +2,7 @@
 #
 # The story: get the data, get (or train) the reference models, retrain N
 # models per (noise, seed) cell, score everything with KLOM against the
-# oracles, draw compute against KLOM.
+# oracles, run and score the unlearning methods, draw compute against KLOM.
 #
 # Paths (the one scheme every rule follows):
 #   resources/digits/data.npz                         the embedded benchmark's images
@@ -13,7 +13,9 @@
 #       models/{benchmark}/pretrain/{model}/id_{m}_epoch_{e}.pt
 #   results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/margins.npz   (epochs, N, n) per split
 #   results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv      KLOM per epoch and split
+#   results/{benchmark}/forget_{k}/methods/{entry}/margins.npz, .../klom.tsv            one per `methods:` entry
 #   results/baselines.tsv, results/compute_vs_klom.tsv, results/compute_vs_klom.png
+#   results/methods.tsv, results/methods.png
 #   logs/<rule>/..., benchmarks/<rule>/...             one per job, mirroring its output
 
 from snakemake.utils import min_version
@@ -29,6 +31,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/retrain.smk"
 include: "workflow/rules/klom.smk"
+include: "workflow/rules/methods.smk"
 include: "workflow/rules/plot.smk"
 
 

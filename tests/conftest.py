@@ -13,6 +13,14 @@ TINY_CONFIG = {
     "n_models": 4,
     "retrain": {"noise_levels": [0.0, 0.01], "seeds": [0]},
     "training": {"epochs": 2, "batch_size": 64},
+    # Merged into config.yaml's entries: each of its methods, for at most 2 epochs.
+    "methods": {
+        "do_nothing": {"epochs": [1]},
+        "ascent_forget": {"epochs": [1, 2]},
+        "ascent_descent": {"epochs": [1]},
+        "noisy_descent": {"epochs": [1]},
+        "scrub": {"epochs": [1]},
+    },
 }
 
 

@@ -82,8 +82,55 @@ def test_a_new_seed_reruns_only_its_cells_and_the_aggregates(tiny_run):
         "score_retraining": 2,
         "collect_compute_vs_klom": 1,
         "plot_compute_vs_klom": 1,
+        "plot_methods": 1,  # it draws the grid's curve beside the methods
         "all": 1,
     }
+
+
+METHOD_JOBS = {
+    "run_unlearning_method": 1,
+    "score_unlearning_method": 1,
+    "collect_methods": 1,
+    "plot_methods": 1,
+    "all": 1,
+}
+
+
+def test_methods_table(tiny_run):
+    rows = read_tsv(tiny_run / "results/methods.tsv")
+    assert list(rows[0]) == ["method", "epoch", "split", "n_models", *SUMMARY, "accuracy",
+                             "compute_pct"]
+    listed = {(r["method"], r["epoch"]) for r in rows}
+    assert listed == {("do_nothing", "1"), ("ascent_forget", "1"), ("ascent_forget", "2"),
+                      ("ascent_descent", "1"), ("noisy_descent", "1"), ("scrub", "1")}
+    assert len(rows) == 6 * 3
+    for r in rows:
+        assert 0 <= float(r["accuracy"]) <= 1
+        assert float(r["compute_pct"]) >= 0
+    do_nothing = {r["split"]: r for r in rows if r["method"] == "do_nothing"}
+    pretrain = {r["split"]: r for r in read_tsv(tiny_run / "results/baselines.tsv")
+                if r["baseline"] == "pretrain"}
+    for split in ("retain", "forget", "val"):  # doing nothing scores as the pretrain models
+        assert do_nothing[split]["klom_p95"] == pretrain[split]["klom_p95"]
+        assert float(do_nothing[split]["compute_pct"]) == 0
+
+
+def test_methods_figure_is_a_png(tiny_run):
+    assert (tiny_run / "results/methods.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_new_method_entry_runs_only_that_entry_and_the_aggregates(tiny_run):
+    config = {**TINY_CONFIG, "methods": {**TINY_CONFIG["methods"],
+                                         "ga_lr1e-3": {"method": "ascent_forget", "lr": 0.001,
+                                                       "epochs": [1]}}}
+    write_config(tiny_run, config, "new_method.yaml")
+    assert planned_jobs(tiny_run, "--configfile", "new_method.yaml") == METHOD_JOBS
+
+
+def test_changing_one_entry_reruns_only_that_entry(tiny_run):
+    methods = {**TINY_CONFIG["methods"], "scrub": {"epochs": [1], "temperature": 2.0}}
+    write_config(tiny_run, {**TINY_CONFIG, "methods": methods}, "changed_method.yaml")
+    assert planned_jobs(tiny_run, "--configfile", "changed_method.yaml") == METHOD_JOBS
 
 
 @pytest.mark.parametrize(
@@ -99,6 +146,15 @@ def test_a_new_seed_reruns_only_its_cells_and_the_aggregates(tiny_run):
         ({"training": {"lr": -1}}, "config: training.lr: -1 is less than or equal to the minimum"),
         ({"training": {"weight_decay": "5e-4"}}, "config: training.weight_decay: '5e-4' is not of type"),
         ({"model": "resnet9"}, "config: model: resnet9 does not take digits images"),
+        ({"methods": {"x": {"method": "forgetful", "epochs": [1]}}},
+         "config: methods.x: unknown method 'forgetful'"),
+        ({"methods": {"x": {"method": "scrub", "epochs": [1], "lr_rate": 1}}},
+         "config: methods.x: unknown parameter 'lr_rate' for scrub"),
+        ({"methods": {"x": {"method": "no_such_module_xyz:run", "epochs": [1]}}},
+         "config: methods.x: cannot import 'no_such_module_xyz'"),
+        ({"methods": {"x": {"method": "scrub"}}}, "config: methods.x: 'epochs' is a required"),
+        ({"methods": {"bad name": {"method": "scrub", "epochs": [1]}}},
+         "config: methods: 'bad name' does not match"),
     ],
 )
 def test_bad_config_stops_with_the_key_named(tmp_path, config, message):

@@ -68,15 +68,15 @@ def score_baselines(
 GRID_COLUMNS = ["noise", "seed", "epoch", "compute_pct", "split", *SUMMARY_COLUMNS]
 
 
-def collect_grid(tables: list[list[dict]], cells: list[tuple]) -> list[dict]:
-    """One table of the whole grid from the per-cell tables, each row labelled with its cell.
+def label_rows(tables: list[list[dict]], labels: list[dict]) -> list[dict]:
+    """One table from several: every row of ``tables[i]`` prefixed with the columns ``labels[i]``.
 
-    ``tables[i]`` holds the rows of cell ``cells[i] = (noise, seed)``.
+    E.g. the grid's cells labelled with their noise and seed, or the methods'
+    tables with their entry name.
     """
-    if len(tables) != len(cells):
-        raise ValueError(f"{len(tables)} tables for {len(cells)} grid cells")
-    return [
-        {"noise": noise, "seed": seed, **row}
-        for (noise, seed), rows in zip(cells, tables)
-        for row in rows
-    ]
+    if len(tables) != len(labels):
+        raise ValueError(f"{len(tables)} tables for {len(labels)} labels")
+    return [{**label, **row} for label, rows in zip(labels, tables) for row in rows]
+
+
+METHOD_COLUMNS = ["method", "epoch", "split", "n_models", *SUMMARY_COLUMNS, "accuracy", "compute_pct"]

@@ -2,6 +2,8 @@ from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from klomflow.unlearning import check_method_entry
+
 
 # -- the config ----------------------------------------------------------------
 
@@ -23,6 +25,14 @@ if config["forget_set"] not in FORGET_SETS[config["benchmark"]]:
         f"config: forget_set: {config['forget_set']} is not a forget set of the "
         f"{config['benchmark']} benchmark (it has {list(FORGET_SETS[config['benchmark']])})"
     )
+for name, entry in config["methods"].items():
+    # Fail before anything runs: unknown method, missing or unknown parameter,
+    # a module:function that does not import.
+    try:
+        check_method_entry(name, entry)
+    except ValueError as error:
+        raise WorkflowError(f"config: {error}") from None
+
 if MODEL_INPUT[config["model"]] != config["benchmark"]:
     raise WorkflowError(
         f"config: model: {config['model']} does not take {config['benchmark']} images"
@@ -34,6 +44,7 @@ wildcard_constraints:
     k=r"\d+",
     noise=r"[0-9.e+-]+",
     seed=r"\d+",
+    entry=r"[A-Za-z0-9_.+-]+",
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -45,11 +56,14 @@ def noise_label(noise):
 
 
 def get_final_outputs():
-    return [
+    outputs = [
         "results/compute_vs_klom.png",
         "results/compute_vs_klom.tsv",
         "results/baselines.tsv",
     ]
+    if config["methods"]:
+        outputs += ["results/methods.png", "results/methods.tsv"]
+    return outputs
 
 
 def get_recipe():
@@ -103,21 +117,42 @@ def get_baseline_inputs(wildcards):
     }
 
 
+def get_pretrain_checkpoints(wildcards):
+    return "resources/{benchmark}/reference/models/{benchmark}/pretrain/".format(
+        **wildcards
+    ) + config["model"]
+
+
+def get_method_entry(wildcards):
+    """One entry of config `methods:`, as klomflow.unlearning.unlearn takes it."""
+    return config["methods"][wildcards.entry]
+
+
+def get_method_tables():
+    """The klom.tsv of every entry of config `methods:`, and each entry's label columns."""
+    entries = list(config["methods"])
+    paths = [
+        f"results/{config['benchmark']}/forget_{config['forget_set']}/methods/{entry}/klom.tsv"
+        for entry in entries
+    ]
+    return paths, [{"method": entry, "n_models": config["n_models"]} for entry in entries]
+
+
 def get_gpus():
     """GPUs a training job asks the scheduler for."""
     return 0 if config["device"] == "cpu" else 1
 
 
 def get_retraining_cells():
-    """The klom.tsv of every (noise, seed) cell of the grid, and the cells in the same order."""
+    """The klom.tsv of every (noise, seed) cell of the grid, and each cell's label columns."""
     cells = [
-        (noise_label(noise), seed)
+        {"noise": noise_label(noise), "seed": seed}
         for noise in config["retrain"]["noise_levels"]
         for seed in config["retrain"]["seeds"]
     ]
     paths = [
         f"results/{config['benchmark']}/forget_{config['forget_set']}/retrain/"
-        f"noise_{noise}/seed_{seed}/klom.tsv"
-        for noise, seed in cells
+        f"noise_{cell['noise']}/seed_{cell['seed']}/klom.tsv"
+        for cell in cells
     ]
     return paths, cells

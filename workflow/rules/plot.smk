@@ -11,7 +11,7 @@ rule collect_compute_vs_klom:
     benchmark:
         "benchmarks/collect_compute_vs_klom/compute_vs_klom.tsv"
     params:
-        cells=get_retraining_cells()[1],
+        labels=get_retraining_cells()[1],
     conda:
         "../../envs/scoring.yaml"
     script:
@@ -41,3 +41,46 @@ rule plot_compute_vs_klom:
         "../../envs/plotting.yaml"
     script:
         "../scripts/plot_compute_vs_klom.py"
+
+
+rule collect_methods:
+    input:
+        get_method_tables()[0],
+    output:
+        "results/methods.tsv",
+    log:
+        "logs/collect_methods/methods.log",
+    benchmark:
+        "benchmarks/collect_methods/methods.tsv"
+    params:
+        labels=get_method_tables()[1],
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/collect_methods.py"
+
+
+rule plot_methods:
+    input:
+        methods="results/methods.tsv",
+        baselines="results/baselines.tsv",
+        curves="results/compute_vs_klom.tsv",
+    output:
+        report(
+            "results/methods.png",
+            caption="../report/methods.rst",
+            category="Unlearning methods",
+        ),
+    log:
+        "logs/plot_methods/methods.log",
+    benchmark:
+        "benchmarks/plot_methods/methods.tsv"
+    params:
+        title=(
+            f"{config['benchmark']}, forget set {config['forget_set']}, "
+            f"N = {config['n_models']} models"
+        ),
+    conda:
+        "../../envs/plotting.yaml"
+    script:
+        "../scripts/plot_methods.py"
