@@ -1,8 +1,11 @@
+import os
+import pickle
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -40,12 +43,13 @@ def write_config(directory: Path, config: dict, name: str = "test_config.yaml") 
     return path
 
 
-def snakemake(directory: Path, *args: str) -> subprocess.CompletedProcess:
+def snakemake(directory: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", *args],
         cwd=directory,
         capture_output=True,
         text=True,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -70,3 +74,78 @@ def tiny_run(tmp_path_factory):
     result = snakemake(directory, "--configfile", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
     return directory
+
+
+def write_fake_cifar10(root: Path, n_train: int = 20, n_val: int = 4) -> Path:
+    """A CIFAR-10 directory in torchvision's layout, with random pixels.
+
+    torchvision checks the real files' MD5 sums; see tests/boundary for how
+    the tests that load these skip that check.
+    """
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    sizes = [n_train // 5] * 4 + [n_train - 4 * (n_train // 5), n_val]
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name, size in zip(names, sizes):
+        batch = {
+            "data": rng.integers(0, 256, size=(size, 3 * 32 * 32), dtype=np.uint8),
+            "labels": rng.integers(0, 10, size=size).tolist(),
+        }
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"class{i}" for i in range(10)]}, f)
+    return root
+
+
+def write_hub_cache(cache: Path, repo_id: str, files: dict, revision: str = "main") -> str:
+    """A HuggingFace hub cache holding ``files`` (repo path -> array or bytes) of a dataset repo.
+
+    With HF_HUB_OFFLINE=1 the hub client serves ``snapshot_download`` from it,
+    as it does on a machine that downloaded them before. Returns the commit.
+    """
+    import torch
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / f"datasets--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / revision).write_text(commit)
+    for path, content in files.items():
+        target = repo / "snapshots" / commit / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        elif isinstance(content, np.ndarray):
+            np.save(target, content)
+        else:
+            torch.save(content, target)
+    return commit
+
+
+def easydub_hub_files(layout, n_models: int, forget: np.ndarray, forget_set: int = 2) -> dict:
+    """The files of a small EasyDUB dataset as the hub names them, with random margins.
+
+    ``layout`` (an EasyDUBLayout, any root) gives the names and split sizes.
+    """
+    from klomflow.models import build_model
+
+    rng = np.random.default_rng(0)
+    files = {}
+
+    def add(directory, models, length):
+        for m in models:
+            path = layout.model_file(directory, m).relative_to(layout.root)
+            files[str(path)] = rng.normal(size=length).astype(np.float32)
+
+    files[str(layout.forget_set_file(forget_set).relative_to(layout.root))] = forget
+    add(layout.pretrain_dir("retain"), range(n_models), layout.n_train)
+    add(layout.pretrain_dir("val"), range(n_models), layout.n_val)
+    add(layout.pretrain_dir(f"forget_{forget_set}"), range(n_models), len(forget))
+    for split, length in (("retain", layout.n_train - len(forget)), ("forget", len(forget)),
+                          ("val", layout.n_val)):
+        add(layout.oracle_dir(forget_set, split), range(2 * n_models), length)
+    for m in range(n_models):
+        path = layout.model_file(layout.checkpoint_dir(), m, ".pt").relative_to(layout.root)
+        files[str(path)] = {f"module.{k}": v for k, v in build_model(layout.arch).state_dict().items()}
+    return files

@@ -1,7 +1,5 @@
 """The embedded digits benchmark, CIFAR-10 loading, and forget-set checks."""
 
-import pickle
-
 import numpy as np
 import pytest
 import torch
@@ -14,6 +12,7 @@ from klomflow.datasets import (
     load_saved_dataset,
     save_dataset,
 )
+from conftest import write_fake_cifar10
 from klomflow.splits import BENCHMARKS, check_forget_set, retain_indices
 
 
@@ -103,23 +102,6 @@ def test_splits_follow_the_forget_set(digits):
 def test_unusable_forget_sets_are_named(indices, message):
     with pytest.raises(ValueError, match=f"my_set.npy: .*{message}"):
         check_forget_set(indices, 10, source="my_set.npy")
-
-
-def write_fake_cifar10(root, n_per_batch=4):
-    """A CIFAR-10 directory in torchvision's layout, with random pixels."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        batch = {
-            "data": rng.integers(0, 256, size=(n_per_batch, 3 * 32 * 32), dtype=np.uint8),
-            "labels": rng.integers(0, 10, size=n_per_batch).tolist(),
-        }
-        with open(folder / name, "wb") as f:
-            pickle.dump(batch, f)
-    with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": [f"class{i}" for i in range(10)]}, f)
 
 
 def test_cifar10_is_read_from_a_torchvision_directory_and_normalised(tmp_path, monkeypatch):

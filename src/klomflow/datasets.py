@@ -166,7 +166,7 @@ def load_cifar10(data_dir: Path, download: bool = False) -> ImageDataset:
     try:
         train = datasets.CIFAR10(str(data_dir), train=True, download=download)
         val = datasets.CIFAR10(str(data_dir), train=False, download=download)
-    except RuntimeError as error:
+    except (RuntimeError, OSError) as error:  # not there, or (downloading) no network
         raise FileNotFoundError(
             f"CIFAR-10 is not in {data_dir} ({error}); download it there with torchvision "
             f"(datasets.CIFAR10({str(data_dir)!r}, download=True)) or copy "

@@ -44,9 +44,22 @@ class EasyDUBLayout:
     n_val: int
 
     @classmethod
-    def for_benchmark(cls, root, benchmark: str, arch: str, epoch: int) -> EasyDUBLayout:
+    def for_benchmark(
+        cls, root, benchmark: str, arch: str, epoch: int, n_train: int | None = None,
+        n_val: int | None = None,
+    ) -> EasyDUBLayout:
+        """The layout of a benchmark, checked against its split sizes unless others are given."""
         sizes = get_benchmark(benchmark)
-        return cls(Path(root), benchmark, arch, epoch, sizes.n_train, sizes.n_val)
+        return cls(Path(root), benchmark, arch, epoch, n_train or sizes.n_train, n_val or sizes.n_val)
+
+    def check_images(self, dataset) -> None:
+        """ValueError if ``dataset`` (an ImageDataset) does not have the layout's split sizes."""
+        sizes = (dataset.n_train, len(dataset.val_labels))
+        if sizes != (self.n_train, self.n_val):
+            raise ValueError(
+                f"the {self.dataset} images have {sizes[0]} train and {sizes[1]} val samples, "
+                f"but the reference set in {self.root} is for {self.n_train} and {self.n_val}"
+            )
 
     # -- paths ---------------------------------------------------------------
 
@@ -94,8 +107,13 @@ class EasyDUBLayout:
         return margins
 
     def read_checkpoints(self, model_ids) -> list[dict]:
-        """State dicts of the pretrain models, ``model.``/``module.`` prefixes stripped."""
+        """State dicts of the pretrain models, ``model.``/``module.`` prefixes stripped.
+
+        Each must load into the layout's architecture exactly; else an error naming the file.
+        """
         import torch  # only checkpoints need it; scoring stays light
+
+        from klomflow.models import build_model
 
         states = []
         for m in model_ids:
@@ -106,7 +124,13 @@ class EasyDUBLayout:
                 state = torch.load(path, map_location="cpu", weights_only=True)
             except Exception as error:
                 raise ValueError(f"{path}: not a readable checkpoint ({error})") from None
-            states.append(strip_state_dict_prefix(state.get("state_dict", state)))
+            state = strip_state_dict_prefix(state.get("state_dict", state))
+            try:
+                build_model(self.arch).load_state_dict(state, strict=True)
+            except RuntimeError as error:
+                reason = " ".join(str(error).split())[:300]
+                raise ValueError(f"{path}: does not load into {self.arch} ({reason})") from None
+            states.append(state)
         return states
 
     # -- writing ---------------------------------------------------------------

@@ -45,6 +45,7 @@ def build_pretrain_models(
     device,
 ) -> None:
     """Train N models on the whole train split; write their margins and checkpoints."""
+    layout.check_images(dataset)
     train = (dataset.train_images, dataset.train_labels)
     run = train_models(
         model_name,
@@ -83,6 +84,7 @@ def build_oracle_models(
     device,
 ) -> None:
     """Train ``n_models`` (2N) models on the retain split of forget set ``k``; write their margins."""
+    layout.check_images(dataset)
     splits = dataset.splits(layout.read_forget_set(forget_set))
     run = train_models(
         model_name,

@@ -367,6 +367,7 @@ def unlearn(
     parameters; ``training_epochs`` of a full retrain on the whole train
     split make the 100 % of the compute axis.
     """
+    layout.check_images(dataset)
     method = check_method_entry(entry_name, entry)
     splits = {
         split: (images.to(device), labels.to(device))
