@@ -1,12 +1,14 @@
 # klomflow: the EasyDUB data-unlearning benchmark as a workflow.
 #
-# The story: get the data, get (or train) the reference models, retrain N
+# The story: get the data, get (download or train) the reference models, retrain N
 # models per (noise, seed) cell, score everything with KLOM against the
 # oracles, run and score the unlearning methods, draw compute against KLOM.
 #
 # Paths (the one scheme every rule follows):
 #   resources/digits/data.npz                         the embedded benchmark's images
-#   resources/{benchmark}/reference/                  reference set in the EasyDUB layout (SPEC §4):
+#   resources/cifar10/images/                         CIFAR-10 (config cifar10_dir), torchvision's layout
+#   resources/{benchmark}/{source}/                   reference set in the EasyDUB layout (SPEC §4),
+#                                                     source = local | easydub | klom-models:
 #       forget_sets/{benchmark}/forget_set_{k}.npy
 #       margins/{benchmark}/pretrain/{retain,val,forget_{k}}/{model}/id_{m}_epoch_{e}.npy
 #       margins/{benchmark}/oracle/forget_{k}/{retain,forget,val}/{model}/id_{m}_epoch_{e}.npy
@@ -29,6 +31,7 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/reference.smk"
+include: "workflow/rules/download.smk"
 include: "workflow/rules/retrain.smk"
 include: "workflow/rules/klom.smk"
 include: "workflow/rules/methods.smk"

@@ -54,7 +54,7 @@ def test_retraining_margins_cover_every_epoch_model_and_sample(tiny_run):
 
 
 def test_reference_set_is_written_in_the_easydub_layout(tiny_run):
-    root = tiny_run / "resources/digits/reference"
+    root = tiny_run / "resources/digits/local"
     assert (root / "forget_sets/digits/forget_set_1.npy").is_file()
     pretrain = sorted(p.name for p in (root / "margins/digits/pretrain/retain/digits_cnn").glob("id_*"))
     assert pretrain == [f"id_{m}_epoch_1.npy" for m in range(4)]

@@ -80,3 +80,18 @@ def label_rows(tables: list[list[dict]], labels: list[dict]) -> list[dict]:
 
 
 METHOD_COLUMNS = ["method", "epoch", "split", "n_models", *SUMMARY_COLUMNS, "accuracy", "compute_pct"]
+
+
+PRETRAIN_COLUMNS = ["split", "n_models", "klom_p95"]
+
+
+def pretrain_table(baselines: list[dict]) -> tuple[list[dict], str]:
+    """The pretrain-vs-oracle P95 KLOM per split (EasyDUB's eval_pretrain), as rows and as text."""
+    rows = [
+        {column: r[column] for column in PRETRAIN_COLUMNS}
+        for r in baselines
+        if r["baseline"] == "pretrain"
+    ]
+    lines = [f"{'split':<8} {'P95 KLOM':>10}   (pretrain vs oracle, N = {rows[0]['n_models']})"]
+    lines += [f"{r['split']:<8} {float(r['klom_p95']):>10.4f}" for r in rows]
+    return rows, "\n".join(lines)

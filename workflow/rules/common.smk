@@ -2,6 +2,7 @@ from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from klomflow.hub import HUB_FILE_EPOCH, check_model_count
 from klomflow.unlearning import check_method_entry
 
 
@@ -38,8 +39,21 @@ if MODEL_INPUT[config["model"]] != config["benchmark"]:
         f"config: model: {config['model']} does not take {config['benchmark']} images"
     )
 
+SOURCE = config["reference"]["source"]
+if (SOURCE == "local") != (config["benchmark"] == "digits"):
+    raise WorkflowError(
+        f"config: reference.source: {SOURCE} does not serve the {config['benchmark']} benchmark "
+        "(digits: local; cifar10: easydub or klom-models)"
+    )
+if SOURCE != "local":
+    try:
+        check_model_count(config["n_models"])
+    except ValueError as error:
+        raise WorkflowError(f"config: {error}") from None
+
 wildcard_constraints:
     benchmark=r"[a-z0-9]+",
+    source=r"local|klom-models",
     model=r"[a-z0-9_]+",
     k=r"\d+",
     noise=r"[0-9.e+-]+",
@@ -71,13 +85,20 @@ def get_recipe():
     return config["training"]
 
 
+def reference_root(benchmark):
+    """Where the reference set lives: resources/{benchmark}/{local,easydub,klom-models}."""
+    return f"resources/{benchmark}/{SOURCE}"
+
+
 def layout_for(benchmark):
-    """Arguments of klomflow.easydub.EasyDUBLayout.for_benchmark for a reference set."""
+    """Arguments of klomflow.easydub.EasyDUBLayout.for_benchmark for the reference set."""
     return {
-        "root": f"resources/{benchmark}/reference",
+        "root": reference_root(benchmark),
         "benchmark": benchmark,
         "arch": config["model"],
-        "epoch": config["training"]["epochs"] - 1,
+        # Local models are named after their last epoch, counted from 0.
+        "epoch": config["training"]["epochs"] - 1 if SOURCE == "local" else HUB_FILE_EPOCH,
+        **config["split_sizes"],
     }
 
 
@@ -89,38 +110,46 @@ def get_dataset(wildcards):
     """The images of the benchmark, in the form klomflow.datasets.load_dataset reads."""
     if wildcards.benchmark == "digits":
         return "resources/digits/data.npz"
-    raise WorkflowError(f"no images for benchmark {wildcards.benchmark!r} yet")
+    return config["cifar10_dir"]
 
 
 def get_forget_set(wildcards):
-    return "resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy".format(
-        **wildcards
-    )
+    root = reference_root(wildcards.benchmark)
+    return f"{root}/forget_sets/{wildcards.benchmark}/forget_set_{wildcards.k}.npy"
 
 
 def get_oracle_margins(wildcards):
-    return "resources/{benchmark}/reference/margins/{benchmark}/oracle/forget_{k}".format(
-        **wildcards
-    )
+    root = reference_root(wildcards.benchmark)
+    return f"{root}/margins/{wildcards.benchmark}/oracle/forget_{wildcards.k}"
+
+
+def get_pretrain_checkpoints(wildcards):
+    root = reference_root(wildcards.benchmark)
+    return f"{root}/models/{wildcards.benchmark}/pretrain/{config['model']}"
 
 
 def get_baseline_inputs(wildcards):
     """The reference margins the baselines of the configured benchmark and forget set read."""
     benchmark, k, model = config["benchmark"], config["forget_set"], config["model"]
-    pretrain = f"resources/{benchmark}/reference/margins/{benchmark}/pretrain"
+    root = reference_root(benchmark)
+    pretrain = f"{root}/margins/{benchmark}/pretrain"
     return {
         "pretrain_retain": f"{pretrain}/retain/{model}",
         "pretrain_val": f"{pretrain}/val/{model}",
         "pretrain_forget": f"{pretrain}/forget_{k}/{model}",
-        "oracle": f"resources/{benchmark}/reference/margins/{benchmark}/oracle/forget_{k}",
-        "forget_set": f"resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy",
+        "oracle": f"{root}/margins/{benchmark}/oracle/forget_{k}",
+        "forget_set": f"{root}/forget_sets/{benchmark}/forget_set_{k}.npy",
     }
 
 
-def get_pretrain_checkpoints(wildcards):
-    return "resources/{benchmark}/reference/models/{benchmark}/pretrain/".format(
-        **wildcards
-    ) + config["model"]
+def get_hub(source):
+    """Arguments of klomflow.hub.fetch for a hub source: repo, revision and cache."""
+    hub = config["hub"]
+    return {
+        "repo_id": hub[source]["repo_id"],
+        "revision": hub[source]["revision"],
+        "cache_dir": hub["cache_dir"],
+    }
 
 
 def get_method_entry(wildcards):

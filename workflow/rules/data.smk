@@ -15,7 +15,7 @@ rule define_digits_forget_set:
     input:
         "resources/digits/data.npz",
     output:
-        "resources/digits/reference/forget_sets/digits/forget_set_{k}.npy",
+        "resources/digits/local/forget_sets/digits/forget_set_{k}.npy",
     log:
         "logs/define_digits_forget_set/forget_set_{k}.log",
     benchmark:
@@ -24,3 +24,16 @@ rule define_digits_forget_set:
         "../../envs/data.yaml"
     script:
         "../scripts/define_digits_forget_set.py"
+
+
+rule download_cifar10:
+    output:
+        directory(config["cifar10_dir"]),
+    log:
+        "logs/download_cifar10/cifar10.log",
+    benchmark:
+        "benchmarks/download_cifar10/cifar10.tsv"
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download_cifar10.py"

@@ -6,7 +6,7 @@ rule score_retraining:
     input:
         margins="results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/margins.npz",
         oracle=get_oracle_margins,
-        forget_set="resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy",
+        forget_set=get_forget_set,
     output:
         "results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv",
     log:
@@ -41,3 +41,18 @@ rule score_baselines:
         "../../envs/scoring.yaml"
     script:
         "../scripts/score_baselines.py"
+
+
+rule eval_pretrain:
+    input:
+        "results/baselines.tsv",
+    output:
+        "results/eval_pretrain.tsv",
+    log:
+        "logs/eval_pretrain/eval_pretrain.log",
+    benchmark:
+        "benchmarks/eval_pretrain/eval_pretrain.tsv"
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/eval_pretrain.py"

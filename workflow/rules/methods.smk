@@ -5,7 +5,7 @@
 rule run_unlearning_method:
     input:
         dataset=get_dataset,
-        forget_set="resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy",
+        forget_set=get_forget_set,
         checkpoints=get_pretrain_checkpoints,
     output:
         "results/{benchmark}/forget_{k}/methods/{entry}/margins.npz",

@@ -1,16 +1,16 @@
 # The reference set trained locally (reference.source: local): N pretrain
-# models on the whole train split, 2N oracles on the retain split.
+# models on the whole train split, 2N oracles on the retain split. The
+# forget-set margins of the pretrain models are cut from their train margins
+# (also for klom-models, whose pretrain margins the pipeline computes).
 
 
 rule train_pretrain_models:
     input:
         dataset=get_dataset,
     output:
-        retain=directory(
-            "resources/{benchmark}/reference/margins/{benchmark}/pretrain/retain/{model}"
-        ),
-        val=directory("resources/{benchmark}/reference/margins/{benchmark}/pretrain/val/{model}"),
-        checkpoints=directory("resources/{benchmark}/reference/models/{benchmark}/pretrain/{model}"),
+        retain=directory("resources/{benchmark}/local/margins/{benchmark}/pretrain/retain/{model}"),
+        val=directory("resources/{benchmark}/local/margins/{benchmark}/pretrain/val/{model}"),
+        checkpoints=directory("resources/{benchmark}/local/models/{benchmark}/pretrain/{model}"),
     log:
         "logs/train_pretrain_models/{benchmark}_{model}.log",
     benchmark:
@@ -32,14 +32,14 @@ rule train_pretrain_models:
 
 rule slice_pretrain_forget_margins:
     input:
-        retain="resources/{benchmark}/reference/margins/{benchmark}/pretrain/retain/{model}",
-        forget_set="resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy",
+        retain="resources/{benchmark}/{source}/margins/{benchmark}/pretrain/retain/{model}",
+        forget_set="resources/{benchmark}/{source}/forget_sets/{benchmark}/forget_set_{k}.npy",
     output:
-        directory("resources/{benchmark}/reference/margins/{benchmark}/pretrain/forget_{k}/{model}"),
+        directory("resources/{benchmark}/{source}/margins/{benchmark}/pretrain/forget_{k}/{model}"),
     log:
-        "logs/slice_pretrain_forget_margins/{benchmark}_{model}_forget_{k}.log",
+        "logs/slice_pretrain_forget_margins/{benchmark}_{source}_{model}_forget_{k}.log",
     benchmark:
-        "benchmarks/slice_pretrain_forget_margins/{benchmark}_{model}_forget_{k}.tsv"
+        "benchmarks/slice_pretrain_forget_margins/{benchmark}_{source}_{model}_forget_{k}.tsv"
     params:
         layout=get_layout,
         n_models=config["n_models"],
@@ -52,9 +52,9 @@ rule slice_pretrain_forget_margins:
 rule train_oracle_models:
     input:
         dataset=get_dataset,
-        forget_set="resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy",
+        forget_set="resources/{benchmark}/local/forget_sets/{benchmark}/forget_set_{k}.npy",
     output:
-        directory("resources/{benchmark}/reference/margins/{benchmark}/oracle/forget_{k}"),
+        directory("resources/{benchmark}/local/margins/{benchmark}/oracle/forget_{k}"),
     log:
         "logs/train_oracle_models/{benchmark}_forget_{k}.log",
     benchmark:

@@ -5,7 +5,7 @@
 rule retrain_models:
     input:
         dataset=get_dataset,
-        forget_set="resources/{benchmark}/reference/forget_sets/{benchmark}/forget_set_{k}.npy",
+        forget_set=get_forget_set,
     output:
         "results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/margins.npz",
     log:

@@ -1,0 +1,98 @@
+"""The EasyDUB CIFAR-10 config through Snakemake, shrunk to CPU size.
+
+Everything runs the real code: the hub client serves a small EasyDUB dataset
+from its cache (offline), torchvision reads a small fake CIFAR-10 (only its
+MD5 check is bypassed, see tests/boundary), ResNet9 trains on the CPU.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import (
+    REPO,
+    copy_workflow,
+    easydub_hub_files,
+    snakemake,
+    write_config,
+    write_fake_cifar10,
+    write_hub_cache,
+)
+from klomflow.easydub import EasyDUBLayout
+from klomflow.hub import EASYDUB_REPO
+from klomflow.tables import read_tsv
+
+N_TRAIN, N_VAL, N = 100, 20, 2
+FORGET = np.array([5, 50, 99, 0, 7, 8])
+
+TINY = {
+    "n_models": N,
+    "split_sizes": {"n_train": N_TRAIN, "n_val": N_VAL},
+    "retrain": {"noise_levels": [0.01], "seeds": [0]},
+    "training": {"epochs": 2, "batch_size": 32},
+    "device": "cpu",
+    "methods": {name: {"epochs": [1]} for name in
+                ("do_nothing", "ascent_forget", "ascent_descent", "noisy_descent", "scrub")},
+}
+
+
+@pytest.fixture(scope="module")
+def cifar_run(tmp_path_factory):
+    directory = copy_workflow(tmp_path_factory.mktemp("cifar10"))
+    (directory / "config").mkdir()
+    shutil.copy(REPO / "config/easydub-cifar10.yaml", directory / "config")
+    write_fake_cifar10(directory / "resources/cifar10/images", N_TRAIN, N_VAL)
+    # The hub holds more models than the run needs: only N pretrain and 2N
+    # oracles may arrive.
+    shape = EasyDUBLayout(Path("repo"), "cifar10", "resnet9", 23, N_TRAIN, N_VAL)
+    cache = directory / "hub_cache"
+    write_hub_cache(cache, EASYDUB_REPO, easydub_hub_files(shape, N + 1, FORGET))
+    write_config(directory, {**TINY, "hub": {"cache_dir": str(cache)}}, "tiny.yaml")
+    env = {
+        "HF_HUB_OFFLINE": "1",
+        "KLOMFLOW_TEST_FAKE_CIFAR10": "1",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(REPO / "tests/boundary"), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    args = ("--configfile", "config/easydub-cifar10.yaml", "tiny.yaml")
+    result = snakemake(directory, "all", "results/eval_pretrain.tsv", *args, env=env)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return directory, result
+
+
+def test_only_the_needed_files_arrive_from_the_hub(cifar_run):
+    directory, _ = cifar_run
+    root = directory / "resources/cifar10/easydub/margins/cifar10"
+    pretrain = sorted(p.name for p in (root / "pretrain/retain/resnet9").glob("id_*"))
+    assert pretrain == ["id_0_epoch_23.npy", "id_1_epoch_23.npy"]
+    oracles = sorted(p.name for p in (root / "oracle/forget_2/val/resnet9").glob("id_*"))
+    assert oracles == [f"id_{m}_epoch_23.npy" for m in range(2 * N)]
+
+
+def test_tables_and_figures(cifar_run):
+    directory, _ = cifar_run
+    baselines = read_tsv(directory / "results/baselines.tsv")
+    assert len(baselines) == 6 and {r["n_models"] for r in baselines} == {"2"}
+    grid = read_tsv(directory / "results/compute_vs_klom.tsv")
+    assert len(grid) == 2 * 3  # epochs x splits
+    expected = 1 * (N_TRAIN - len(FORGET)) / N_TRAIN * 100 / 2
+    for r in grid:
+        assert float(r["compute_pct"]) == pytest.approx(int(r["epoch"]) * expected)
+    methods = read_tsv(directory / "results/methods.tsv")
+    assert {r["method"] for r in methods} == set(TINY["methods"])
+    for figure in ("compute_vs_klom.png", "methods.png"):
+        assert (directory / "results" / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_pretrain_prints_and_writes_the_pretrain_table(cifar_run):
+    directory, result = cifar_run
+    rows = read_tsv(directory / "results/eval_pretrain.tsv")
+    assert [r["split"] for r in rows] == ["retain", "forget", "val"]
+    pretrain = {r["split"]: r["klom_p95"] for r in read_tsv(directory / "results/baselines.tsv")
+                if r["baseline"] == "pretrain"}
+    assert {r["split"]: r["klom_p95"] for r in rows} == pretrain
+    assert "P95 KLOM   (pretrain vs oracle, N = 2)" in result.stdout + result.stderr

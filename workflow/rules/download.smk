@@ -1,0 +1,162 @@
+# Reference sets from the HuggingFace hub (reference.source: easydub or
+# klom-models), fetched a part at a time, only the files the run needs, and
+# checked before a job declares them done.
+
+
+rule download_easydub_pretrain_margins:
+    output:
+        retain=directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/retain/{model}"),
+        val=directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/val/{model}"),
+    log:
+        "logs/download_easydub_pretrain_margins/{benchmark}_{model}.log",
+    benchmark:
+        "benchmarks/download_easydub_pretrain_margins/{benchmark}_{model}.tsv"
+    params:
+        part="pretrain",
+        hub=get_hub("easydub"),
+        layout=get_layout,
+        n_models=config["n_models"],
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download_easydub.py"
+
+
+rule download_easydub_forget_set:
+    output:
+        "resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{k}.npy",
+    log:
+        "logs/download_easydub_forget_set/{benchmark}_forget_{k}.log",
+    benchmark:
+        "benchmarks/download_easydub_forget_set/{benchmark}_forget_{k}.tsv"
+    params:
+        part="forget_set",
+        hub=get_hub("easydub"),
+        layout=get_layout,
+        n_models=config["n_models"],
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download_easydub.py"
+
+
+rule download_easydub_pretrain_forget_margins:
+    input:
+        forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{k}.npy",
+    output:
+        directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/forget_{k}/{model}"),
+    log:
+        "logs/download_easydub_pretrain_forget_margins/{benchmark}_{model}_forget_{k}.log",
+    benchmark:
+        "benchmarks/download_easydub_pretrain_forget_margins/{benchmark}_{model}_forget_{k}.tsv"
+    params:
+        part="pretrain_forget",
+        hub=get_hub("easydub"),
+        layout=get_layout,
+        n_models=config["n_models"],
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download_easydub.py"
+
+
+rule download_easydub_oracle_margins:
+    input:
+        forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{k}.npy",
+    output:
+        directory("resources/{benchmark}/easydub/margins/{benchmark}/oracle/forget_{k}"),
+    log:
+        "logs/download_easydub_oracle_margins/{benchmark}_forget_{k}.log",
+    benchmark:
+        "benchmarks/download_easydub_oracle_margins/{benchmark}_forget_{k}.tsv"
+    params:
+        part="oracle",
+        hub=get_hub("easydub"),
+        layout=get_layout,
+        n_models=config["n_models"],
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download_easydub.py"
+
+
+rule download_easydub_checkpoints:
+    output:
+        directory("resources/{benchmark}/easydub/models/{benchmark}/pretrain/{model}"),
+    log:
+        "logs/download_easydub_checkpoints/{benchmark}_{model}.log",
+    benchmark:
+        "benchmarks/download_easydub_checkpoints/{benchmark}_{model}.tsv"
+    params:
+        part="checkpoints",
+        hub=get_hub("easydub"),
+        layout=get_layout,
+        n_models=config["n_models"],
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download_easydub.py"
+
+
+rule download_klom_models_forget_set:
+    output:
+        "resources/{benchmark}/klom-models/forget_sets/{benchmark}/forget_set_{k}.npy",
+    log:
+        "logs/download_klom_models_forget_set/{benchmark}_forget_{k}.log",
+    benchmark:
+        "benchmarks/download_klom_models_forget_set/{benchmark}_forget_{k}.tsv"
+    params:
+        hub=get_hub("klom_models"),
+        layout=get_layout,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download_klom_models_forget_set.py"
+
+
+rule download_klom_models_oracles:
+    input:
+        dataset=get_dataset,
+        forget_set="resources/{benchmark}/klom-models/forget_sets/{benchmark}/forget_set_{k}.npy",
+    output:
+        directory("resources/{benchmark}/klom-models/margins/{benchmark}/oracle/forget_{k}"),
+    log:
+        "logs/download_klom_models_oracles/{benchmark}_forget_{k}.log",
+    benchmark:
+        "benchmarks/download_klom_models_oracles/{benchmark}_forget_{k}.tsv"
+    params:
+        hub=get_hub("klom_models"),
+        layout=get_layout,
+        n_models=config["n_models"],
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download_klom_models_oracles.py"
+
+
+rule download_klom_models_pretrain:
+    input:
+        dataset=get_dataset,
+    output:
+        retain=directory(
+            "resources/{benchmark}/klom-models/margins/{benchmark}/pretrain/retain/{model}"
+        ),
+        val=directory("resources/{benchmark}/klom-models/margins/{benchmark}/pretrain/val/{model}"),
+        checkpoints=directory(
+            "resources/{benchmark}/klom-models/models/{benchmark}/pretrain/{model}"
+        ),
+    log:
+        "logs/download_klom_models_pretrain/{benchmark}_{model}.log",
+    benchmark:
+        "benchmarks/download_klom_models_pretrain/{benchmark}_{model}.tsv"
+    params:
+        hub=get_hub("klom_models"),
+        layout=get_layout,
+        n_models=config["n_models"],
+        device=config["device"],
+    resources:
+        gpu=get_gpus(),
+    conda:
+        "../../envs/training.yaml"
+    script:
+        "../scripts/download_klom_models_pretrain.py"

@@ -1,0 +1,17 @@
+import logging
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+
+from klomflow.easydub import EasyDUBLayout
+from klomflow.hub import download_easydub_part
+
+forget_set = snakemake.wildcards.get("k")  # the pretrain and checkpoint parts have none
+download_easydub_part(
+    EasyDUBLayout.for_benchmark(**snakemake.params.layout),
+    snakemake.params.part,
+    snakemake.params.n_models,
+    None if forget_set is None else int(forget_set),
+    snakemake.params.hub,
+)

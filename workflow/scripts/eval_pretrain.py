@@ -1,0 +1,13 @@
+import logging
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+
+from klomflow.scoring import PRETRAIN_COLUMNS, pretrain_table
+from klomflow.tables import read_tsv, write_tsv
+
+rows, text = pretrain_table(read_tsv(snakemake.input[0]))
+write_tsv(snakemake.output[0], rows, PRETRAIN_COLUMNS)
+print(text)  # on the terminal, as EasyDUB's eval_pretrain.py prints it
+logging.info("\n%s", text)
