@@ -36,8 +36,15 @@ def time_method(name, states, splits, epochs, n_train, device):
     models = ModelStack("digits_cnn", states, device)
     data = UnlearningData(splits["retain"], splits["forget"], len(states), seed=0)
     start = time.perf_counter()
-    run_method(METHODS[name], models, data, splits, list(range(1, epochs + 1)), PARAMS[name],
-               full_retrain_cost=10 * n_train * STEP_COST)
+    run_method(
+        METHODS[name],
+        models,
+        data,
+        splits,
+        list(range(1, epochs + 1)),
+        PARAMS[name],
+        full_retrain_cost=10 * n_train * STEP_COST,
+    )
     return time.perf_counter() - start  # margins come back to the host: the GPU is done
 
 
@@ -56,29 +63,44 @@ def main():
         split: (images.to(device), labels.to(device))
         for split, (images, labels) in dataset.splits(digits_forget_set(1, dataset)).items()
     }
-    recipe = TrainingRecipe(epochs=10, batch_size=64, lr=0.4, momentum=0.9, weight_decay=5e-4,
-                            peak_epoch=2, div_factor=1e6, final_div_factor=1e6,
-                            cycle_momentum=False)
+    recipe = TrainingRecipe(
+        epochs=10,
+        batch_size=64,
+        lr=0.4,
+        momentum=0.9,
+        weight_decay=5e-4,
+        peak_epoch=2,
+        div_factor=1e6,
+        final_div_factor=1e6,
+        cycle_momentum=False,
+    )
     train = (dataset.train_images, dataset.train_labels)
-    states = train_models("digits_cnn", train, recipe, n_models=args.models, seed=1,
-                          eval_splits={}, device=device).stack.state_dicts()
+    states = train_models(
+        "digits_cnn", train, recipe, n_models=args.models, seed=1, eval_splits={}, device=device
+    ).stack.state_dicts()
 
     record = {"n_models": args.models, "epochs": args.epochs, "methods": {}}
     print(f"{args.models} digits models, {args.epochs} epochs per method, on {device}")
     print(f"{'method':16s} {'batched':>9s} {'one by one':>11s} {'ratio':>7s}")
     for name in METHODS:
         batched = time_method(name, states, splits, args.epochs, dataset.n_train, device)
-        alone = sum(time_method(name, [s], splits, args.epochs, dataset.n_train, device)
-                    for s in states)
+        alone = sum(
+            time_method(name, [s], splits, args.epochs, dataset.n_train, device) for s in states
+        )
         record["methods"][name] = {"batched_s": batched, "one_by_one_s": alone}
         print(f"{name:16s} {batched:8.1f}s {alone:10.1f}s {alone / batched:6.1f}x", flush=True)
     batched = sum(m["batched_s"] for m in record["methods"].values())
     alone = sum(m["one_by_one_s"] for m in record["methods"].values())
-    record.update(batched_s=batched, one_by_one_s=alone, speedup=alone / batched,
-                  machine=f"{platform.machine()}, {os.cpu_count()} CPUs", device=str(device),
-                  gpu=torch.cuda.get_device_name() if device.type == "cuda" else None,
-                  torch=torch.__version__,
-                  klomflow=klomflow.__version__)
+    record.update(
+        batched_s=batched,
+        one_by_one_s=alone,
+        speedup=alone / batched,
+        machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
+        device=str(device),
+        gpu=torch.cuda.get_device_name() if device.type == "cuda" else None,
+        torch=torch.__version__,
+        klomflow=klomflow.__version__,
+    )
     print(f"{'all five':16s} {batched:8.1f}s {alone:10.1f}s {alone / batched:6.1f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")

@@ -49,7 +49,9 @@ def main():
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs, after one warm-up")
     parser.add_argument("--train", type=int, default=49_900, help="training samples (retain split)")
-    parser.add_argument("--eval", type=int, default=60_000, help="samples whose margins are recorded")
+    parser.add_argument(
+        "--eval", type=int, default=60_000, help="samples whose margins are recorded"
+    )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/train_speed.json"))
@@ -63,9 +65,15 @@ def main():
     eval_images = torch.randn(args.eval, *shape, generator=generator).to(device)
     eval_labels = torch.randint(0, 10, (args.eval,), generator=generator).to(device)
     recipe = TrainingRecipe(
-        epochs=args.epochs + 1, batch_size=args.batch_size, lr=0.4, momentum=0.9,
-        weight_decay=5e-4, peak_epoch=5 * (args.epochs + 1) / 24, div_factor=1e6,
-        final_div_factor=1e6, cycle_momentum=False,
+        epochs=args.epochs + 1,
+        batch_size=args.batch_size,
+        lr=0.4,
+        momentum=0.9,
+        weight_decay=5e-4,
+        peak_epoch=5 * (args.epochs + 1) / 24,
+        div_factor=1e6,
+        final_div_factor=1e6,
+        cycle_momentum=False,
     )
     stack = ModelStack.initialised(args.model, args.models, seed=0, device=device)
     trainer = Trainer(stack, images, labels, recipe, seed=0, grad_noise=0.01)
@@ -85,7 +93,9 @@ def main():
         if epoch > 0:  # the first epoch pays for cuDNN autotuning and allocation
             train_times.append(middle - start)
             eval_times.append(end - middle)
-        print(f"epoch {epoch}: train {middle - start:.2f} s, margins {end - middle:.2f} s", flush=True)
+        print(
+            f"epoch {epoch}: train {middle - start:.2f} s, margins {end - middle:.2f} s", flush=True
+        )
 
     train_s = sum(train_times) / len(train_times)
     eval_s = sum(eval_times) / len(eval_times)

@@ -142,10 +142,15 @@ def easydub_hub_files(layout, n_models: int, forget: np.ndarray, forget_set: int
     add(layout.pretrain_dir("retain"), range(n_models), layout.n_train)
     add(layout.pretrain_dir("val"), range(n_models), layout.n_val)
     add(layout.pretrain_dir(f"forget_{forget_set}"), range(n_models), len(forget))
-    for split, length in (("retain", layout.n_train - len(forget)), ("forget", len(forget)),
-                          ("val", layout.n_val)):
+    for split, length in (
+        ("retain", layout.n_train - len(forget)),
+        ("forget", len(forget)),
+        ("val", layout.n_val),
+    ):
         add(layout.oracle_dir(forget_set, split), range(2 * n_models), length)
     for m in range(n_models):
         path = layout.model_file(layout.checkpoint_dir(), m, ".pt").relative_to(layout.root)
-        files[str(path)] = {f"module.{k}": v for k, v in build_model(layout.arch).state_dict().items()}
+        files[str(path)] = {
+            f"module.{k}": v for k, v in build_model(layout.arch).state_dict().items()
+        }
     return files

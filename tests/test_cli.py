@@ -11,8 +11,9 @@ import klomflow
 
 
 def klomflow_command(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "klomflow", *args], capture_output=True,
-                          text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "klomflow", *args], capture_output=True, text=True, cwd=cwd
+    )
 
 
 @pytest.fixture
@@ -33,8 +34,9 @@ def test_version():
 
 def test_score_prints_the_summary_and_writes_the_scores(margins):
     directory, unlearned, oracle = margins
-    result = klomflow_command("score", "unlearned.npy", "oracle.npy", "--out", "scores.npy",
-                              cwd=directory)
+    result = klomflow_command(
+        "score", "unlearned.npy", "oracle.npy", "--out", "scores.npy", cwd=directory
+    )
     assert result.returncode == 0, result.stderr
     expected = klomflow.klom_scores(unlearned, oracle)
     np.testing.assert_array_equal(np.load(directory / "scores.npy"), expected)
@@ -56,8 +58,9 @@ def test_score_prints_the_summary_and_writes_the_scores(margins):
 def test_bad_margins_file_is_named_in_one_line(margins, make_bad, message):
     directory, _, _ = margins
     make_bad(directory)
-    result = klomflow_command("score", "unlearned.npy", "bad.npy", "--out", "scores.npy",
-                              cwd=directory)
+    result = klomflow_command(
+        "score", "unlearned.npy", "bad.npy", "--out", "scores.npy", cwd=directory
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("klomflow: error: ")

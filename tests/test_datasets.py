@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import write_fake_cifar10
 
 from klomflow.datasets import (
     DIGITS_FORGET_SETS,
@@ -12,7 +13,6 @@ from klomflow.datasets import (
     load_saved_dataset,
     save_dataset,
 )
-from conftest import write_fake_cifar10
 from klomflow.splits import BENCHMARKS, check_forget_set, retain_indices
 
 
@@ -34,8 +34,9 @@ def test_digits_split_sizes_are_the_recorded_ones(digits):
 def test_digits_split_is_stratified_and_fixed(digits):
     dataset, index = digits
     for c in range(10):
-        share = (dataset.val_labels == c).sum().item() / ((dataset.train_labels == c).sum().item()
-                                                          + (dataset.val_labels == c).sum().item())
+        share = (dataset.val_labels == c).sum().item() / (
+            (dataset.train_labels == c).sum().item() + (dataset.val_labels == c).sum().item()
+        )
         assert share == pytest.approx(0.2, abs=0.01)
     _, again = build_digits()
     np.testing.assert_array_equal(index["val_index"], again["val_index"])

@@ -19,15 +19,16 @@ def layout(tmp_path):
 
 
 def margins(n_models, n_samples, offset=0.0):
-    return (np.arange(n_models * n_samples, dtype=np.float32).reshape(n_models, n_samples)
-            + offset)
+    return np.arange(n_models * n_samples, dtype=np.float32).reshape(n_models, n_samples) + offset
 
 
 def test_files_are_named_as_in_easydub(layout, tmp_path):
     layout.write_margins(layout.pretrain_dir("val"), margins(2, N_VAL))
     assert (tmp_path / "forget_sets/toy/forget_set_1.npy").is_file()
     assert (tmp_path / "margins/toy/pretrain/val/digits_cnn/id_1_epoch_3.npy").is_file()
-    assert layout.oracle_dir(1, "retain") == tmp_path / "margins/toy/oracle/forget_1/retain/digits_cnn"
+    assert (
+        layout.oracle_dir(1, "retain") == tmp_path / "margins/toy/oracle/forget_1/retain/digits_cnn"
+    )
 
 
 def test_pretrain_retain_drops_the_forget_set(layout):
@@ -44,7 +45,9 @@ def test_pretrain_forget_margins_follow_the_forget_set_order(layout):
     all_train = margins(2, N_TRAIN)
     layout.write_margins(layout.pretrain_dir("retain"), all_train)
     write_pretrain_forget_margins(layout, 1, 2)
-    np.testing.assert_array_equal(layout.pretrain_margins("forget", 1, range(2)), all_train[:, FORGET])
+    np.testing.assert_array_equal(
+        layout.pretrain_margins("forget", 1, range(2)), all_train[:, FORGET]
+    )
 
 
 def test_oracle_round_trip_with_model_offset(layout):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import easydub_hub_files, write_hub_cache
+
 from klomflow import hub
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import EasyDUBLayout
@@ -69,7 +69,9 @@ def asked(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize("part", ["forget_set", "pretrain", "pretrain_forget", "oracle", "checkpoints"])
+@pytest.mark.parametrize(
+    "part", ["forget_set", "pretrain", "pretrain_forget", "oracle", "checkpoints"]
+)
 def test_each_part_fetches_exactly_its_files(tmp_path, served, hub_settings, asked, part):
     layout = easydub_layout(tmp_path / "easydub")
     if part != "forget_set":  # every other part is checked against the forget set
@@ -111,16 +113,36 @@ def test_files_already_in_place_are_not_fetched_again(tmp_path, served, hub_sett
 @pytest.mark.parametrize(
     "corrupt, message",
     [
-        (lambda f: f.pop("margins/cifar10/pretrain/val/resnet9/id_1_epoch_23.npy"),
-         "has no file margins/cifar10/pretrain/val/resnet9/id_1_epoch_23.npy"),
-        (lambda f: f.update({"margins/cifar10/pretrain/val/resnet9/id_0_epoch_23.npy":
-                             np.zeros(N_VAL + 2, np.float32)}),
-         r"id_0_epoch_23.npy: margins have shape \(10,\), expected \(8,\)"),
-        (lambda f: f.update({"margins/cifar10/pretrain/retain/resnet9/id_1_epoch_23.npy":
-                             np.full(N_TRAIN, np.nan, np.float32)}),
-         "id_1_epoch_23.npy: margins contain nan"),
-        (lambda f: f.update({"margins/cifar10/pretrain/retain/resnet9/id_0_epoch_23.npy": b"garbage"}),
-         "id_0_epoch_23.npy: not a readable .npy file"),
+        (
+            lambda f: f.pop("margins/cifar10/pretrain/val/resnet9/id_1_epoch_23.npy"),
+            "has no file margins/cifar10/pretrain/val/resnet9/id_1_epoch_23.npy",
+        ),
+        (
+            lambda f: f.update(
+                {
+                    "margins/cifar10/pretrain/val/resnet9/id_0_epoch_23.npy": np.zeros(
+                        N_VAL + 2, np.float32
+                    )
+                }
+            ),
+            r"id_0_epoch_23.npy: margins have shape \(10,\), expected \(8,\)",
+        ),
+        (
+            lambda f: f.update(
+                {
+                    "margins/cifar10/pretrain/retain/resnet9/id_1_epoch_23.npy": np.full(
+                        N_TRAIN, np.nan, np.float32
+                    )
+                }
+            ),
+            "id_1_epoch_23.npy: margins contain nan",
+        ),
+        (
+            lambda f: f.update(
+                {"margins/cifar10/pretrain/retain/resnet9/id_0_epoch_23.npy": b"garbage"}
+            ),
+            "id_0_epoch_23.npy: not a readable .npy file",
+        ),
     ],
 )
 def test_validation_names_the_bad_file(tmp_path, hub_settings, corrupt, message):
@@ -133,22 +155,30 @@ def test_validation_names_the_bad_file(tmp_path, hub_settings, corrupt, message)
 
 @pytest.mark.parametrize(
     "forget, message",
-    [(np.array([3, 3, 9]), "index 3 appears more than once"),
-     (np.array([3, 30]), "index 30 outside the train split 0..29")],
+    [
+        (np.array([3, 3, 9]), "index 3 appears more than once"),
+        (np.array([3, 30]), "index 30 outside the train split 0..29"),
+    ],
 )
 def test_bad_forget_set_on_the_hub_is_named(tmp_path, hub_settings, forget, message):
     files = easydub_repo(easydub_layout(tmp_path / "repo-shape"), forget=forget)
     write_hub_cache(hub_settings["cache_dir"], EASYDUB_REPO, files)
     with pytest.raises(ValueError, match=f"forget_set_2.npy: {message}"):
-        download_easydub_part(easydub_layout(tmp_path / "easydub"), "forget_set", N, 2, hub_settings)
+        download_easydub_part(
+            easydub_layout(tmp_path / "easydub"), "forget_set", N, 2, hub_settings
+        )
 
 
 def test_a_checkpoint_that_does_not_load_is_named(tmp_path, hub_settings):
     files = easydub_repo(easydub_layout(tmp_path / "repo-shape"))
-    files["models/cifar10/pretrain/resnet9/id_1_epoch_23.pt"] = build_model("digits_cnn").state_dict()
+    files["models/cifar10/pretrain/resnet9/id_1_epoch_23.pt"] = build_model(
+        "digits_cnn"
+    ).state_dict()
     write_hub_cache(hub_settings["cache_dir"], EASYDUB_REPO, files)
     with pytest.raises(ValueError, match="id_1_epoch_23.pt: does not load into resnet9 "):
-        download_easydub_part(easydub_layout(tmp_path / "easydub"), "checkpoints", N, 2, hub_settings)
+        download_easydub_part(
+            easydub_layout(tmp_path / "easydub"), "checkpoints", N, 2, hub_settings
+        )
 
 
 def test_an_unreachable_hub_says_what_to_download_and_where(tmp_path, hub_settings):
@@ -198,7 +228,9 @@ def klom_models(tmp_path, cifar_like):
     return files, settings
 
 
-def test_klom_models_oracles_become_margins_in_the_easydub_layout(tmp_path, cifar_like, klom_models):
+def test_klom_models_oracles_become_margins_in_the_easydub_layout(
+    tmp_path, cifar_like, klom_models
+):
     files, settings = klom_models
     layout = easydub_layout(tmp_path / "klom-models")
     download_klom_models_forget_set(layout, 2, settings)
@@ -208,12 +240,15 @@ def test_klom_models_oracles_become_margins_in_the_easydub_layout(tmp_path, cifa
     keep = np.setdiff1d(np.arange(N_TRAIN), FORGET)
     np.testing.assert_allclose(layout.oracle_margins(2, "retain", [3])[0], train[keep], rtol=1e-6)
     np.testing.assert_allclose(layout.oracle_margins(2, "forget", [3])[0], train[FORGET], rtol=1e-6)
-    val = margins_from_logits(files["oracles/CIFAR10/forget_set_2/val_logits_0.pt"],
-                              cifar_like.val_labels).numpy()
+    val = margins_from_logits(
+        files["oracles/CIFAR10/forget_set_2/val_logits_0.pt"], cifar_like.val_labels
+    ).numpy()
     np.testing.assert_allclose(layout.oracle_margins(2, "val", [0])[0], val, rtol=1e-6)
 
 
-def test_klom_models_pretrain_margins_come_from_their_checkpoints(tmp_path, cifar_like, klom_models):
+def test_klom_models_pretrain_margins_come_from_their_checkpoints(
+    tmp_path, cifar_like, klom_models
+):
     files, settings = klom_models
     layout = easydub_layout(tmp_path / "klom-models")
     download_klom_models_forget_set(layout, 2, settings)
@@ -223,8 +258,9 @@ def test_klom_models_pretrain_margins_come_from_their_checkpoints(tmp_path, cifa
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     with torch.no_grad():
         expected = margins_from_logits(model(cifar_like.val_images), cifar_like.val_labels)
-    np.testing.assert_allclose(layout.pretrain_margins("val", 2, [1])[0], expected.numpy(),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        layout.pretrain_margins("val", 2, [1])[0], expected.numpy(), rtol=1e-4, atol=1e-4
+    )
     assert layout.read_checkpoints([0])[0].keys() == model.state_dict().keys()
 
 
@@ -240,8 +276,14 @@ def test_klom_models_logits_of_the_wrong_shape_are_named(tmp_path, cifar_like, k
 
 def test_images_of_other_sizes_than_the_reference_are_refused(tmp_path, klom_models):
     files, settings = klom_models
-    small = ImageDataset(torch.zeros(5, 3, 32, 32), torch.zeros(5, dtype=torch.long),
-                         torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long))
+    small = ImageDataset(
+        torch.zeros(5, 3, 32, 32),
+        torch.zeros(5, dtype=torch.long),
+        torch.zeros(2, 3, 32, 32),
+        torch.zeros(2, dtype=torch.long),
+    )
     layout = easydub_layout(tmp_path / "klom-models")
-    with pytest.raises(ValueError, match="images have 5 train and 2 val samples, but the reference"):
+    with pytest.raises(
+        ValueError, match="images have 5 train and 2 val samples, but the reference"
+    ):
         download_klom_models_pretrain(layout, small, N, settings, "cpu")

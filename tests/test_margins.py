@@ -43,8 +43,10 @@ def test_labels_must_match_and_lie_in_range():
 
 def test_epoch_margins_file_round_trip(tmp_path):
     rng = np.random.default_rng(0)
-    margins = {s: rng.normal(size=(2, 3, n)).astype(np.float32) for s, n in
-               [("retain", 7), ("forget", 2), ("val", 4)]}
+    margins = {
+        s: rng.normal(size=(2, 3, n)).astype(np.float32)
+        for s, n in [("retain", 7), ("forget", 2), ("val", 4)]
+    }
     EpochMargins(margins, [1, 3], [10.0, 30.0]).save(tmp_path / "margins.npz")
     loaded = EpochMargins.load(tmp_path / "margins.npz")
     assert loaded.epochs == [1, 3] and loaded.compute_pct == [10.0, 30.0]

@@ -21,8 +21,9 @@ def test_stacked_logits_equal_each_model_alone(name, shape, mode):
     logits = stack.logits(images)
     assert logits.shape == (3, 4, 10)
     for m, model in enumerate(models):
-        torch.testing.assert_close(logits[m], model.train(mode == "train")(images[m]),
-                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            logits[m], model.train(mode == "train")(images[m]), rtol=1e-4, atol=1e-5
+        )
 
 
 def test_shared_batch_goes_to_every_model():
@@ -46,7 +47,7 @@ def test_state_dicts_round_trip_through_the_stack():
 def test_every_stacked_tensor_is_model_major():
     states = [build_model("digits_cnn").state_dict() for _ in range(3)]
     stack = ModelStack("digits_cnn", states, "cpu")
-    for (key, tensor) in stack.network.named_parameters():
+    for key, tensor in stack.network.named_parameters():
         rows = stack.per_model(tensor)
         for m in range(3):
             assert torch.equal(rows[m].reshape(states[m][key].shape), states[m][key]), key

@@ -92,8 +92,13 @@ def test_schedule_rises_to_the_peak_lr_and_falls_to_lr_over_div_factors(data):
 
 def test_resuming_from_a_state_dict_continues_exactly(data):
     def fresh():
-        return Trainer(ModelStack.initialised("digits_cnn", 2, 0, "cpu"), *data, RECIPE, seed=0,
-                       grad_noise=0.01)
+        return Trainer(
+            ModelStack.initialised("digits_cnn", 2, 0, "cpu"),
+            *data,
+            RECIPE,
+            seed=0,
+            grad_noise=0.01,
+        )
 
     straight = fresh()
     straight.train_epoch()
@@ -104,14 +109,21 @@ def test_resuming_from_a_state_dict_continues_exactly(data):
     resumed.load_state_dict(saved)
     resumed.train_epoch()
     assert resumed.epoch == straight.epoch == 2
-    torch.testing.assert_close(resumed.stack.margins(*data), straight.stack.margins(*data),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        resumed.stack.margins(*data), straight.stack.margins(*data), rtol=0, atol=0
+    )
 
 
 def test_a_last_batch_of_one_sample_is_left_for_the_next_epoch(data):
     images, labels = data[0][:33], data[1][:33]
-    run = train_models("digits_cnn", (images, labels), RECIPE, n_models=2, seed=0,
-                       eval_splits={"train": (images, labels)})
+    run = train_models(
+        "digits_cnn",
+        (images, labels),
+        RECIPE,
+        n_models=2,
+        seed=0,
+        eval_splits={"train": (images, labels)},
+    )
     assert run.margins["train"].shape == (2, 33)
 
 

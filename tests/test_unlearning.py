@@ -20,9 +20,17 @@ from klomflow.unlearning import (
 )
 
 N_MODELS = 3
-RECIPE = TrainingRecipe(epochs=2, batch_size=16, lr=0.2, momentum=0.9, weight_decay=5e-4,
-                        peak_epoch=1, div_factor=100.0, final_div_factor=100.0,
-                        cycle_momentum=False)
+RECIPE = TrainingRecipe(
+    epochs=2,
+    batch_size=16,
+    lr=0.2,
+    momentum=0.9,
+    weight_decay=5e-4,
+    peak_epoch=1,
+    div_factor=100.0,
+    final_div_factor=100.0,
+    cycle_momentum=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +39,15 @@ def setup():
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(80, 1, 8, 8, generator=generator)
     labels = torch.randint(0, 10, (80,), generator=generator)
-    splits = {"retain": (images[10:60], labels[10:60]), "forget": (images[:10], labels[:10]),
-              "val": (images[60:], labels[60:])}
+    splits = {
+        "retain": (images[10:60], labels[10:60]),
+        "forget": (images[:10], labels[:10]),
+        "val": (images[60:], labels[60:]),
+    }
     train = (images[:60], labels[:60])
-    pretrained = train_models("digits_cnn", train, RECIPE, n_models=N_MODELS, seed=0,
-                              eval_splits={})
+    pretrained = train_models(
+        "digits_cnn", train, RECIPE, n_models=N_MODELS, seed=0, eval_splits={}
+    )
     return pretrained.stack.state_dicts(), splits
 
 
@@ -44,8 +56,15 @@ def run(setup, method, epochs=(1, 2), **params):
     models = ModelStack("digits_cnn", states, "cpu")
     data = UnlearningData(splits["retain"], splits["forget"], N_MODELS, seed=0)
     full_cost = 2 * 60 * STEP_COST
-    return run_method(resolve_method(method), models, data, splits, list(epochs), params,
-                      full_retrain_cost=full_cost)
+    return run_method(
+        resolve_method(method),
+        models,
+        data,
+        splits,
+        list(epochs),
+        params,
+        full_retrain_cost=full_cost,
+    )
 
 
 def test_do_nothing_keeps_the_pretrain_margins(setup):
@@ -107,8 +126,9 @@ def test_clipping_bounds_each_models_gradient_norm_separately(setup):
         p.grad = torch.ones_like(p)
         models.per_model(p.grad)[0] *= 1e-4  # model 0: tiny gradient, left alone
     clip_gradient_norm(models, 1.0)
-    norms = torch.sqrt(sum(models.per_model(p.grad).pow(2).flatten(1).sum(1)
-                           for p in models.parameters()))
+    norms = torch.sqrt(
+        sum(models.per_model(p.grad).pow(2).flatten(1).sum(1) for p in models.parameters())
+    )
     assert norms[1].item() == pytest.approx(1.0, rel=1e-4)
     assert norms[0].item() < 1.0
 
@@ -120,7 +140,13 @@ def test_distillation_kl_is_zero_for_equal_logits_and_positive_otherwise():
 
 
 def test_registered_methods_are_the_five_of_the_spec():
-    assert set(METHODS) == {"do_nothing", "ascent_forget", "ascent_descent", "noisy_descent", "scrub"}
+    assert set(METHODS) == {
+        "do_nothing",
+        "ascent_forget",
+        "ascent_descent",
+        "noisy_descent",
+        "scrub",
+    }
 
 
 @pytest.mark.parametrize(
@@ -130,8 +156,10 @@ def test_registered_methods_are_the_five_of_the_spec():
         ({"method": "no_such_module_xyz:f"}, "methods.e: cannot import 'no_such_module_xyz'"),
         ({"method": "math:no_such_function"}, "methods.e: module 'math' has no function"),
         ({"method": "scrub", "learning_rate": 0.1}, "methods.e: unknown parameter 'learning_rate'"),
-        ({"method": "methods_for_tests:needs_strength"},
-         "methods.e: missing required parameter 'strength'"),
+        (
+            {"method": "methods_for_tests:needs_strength"},
+            "methods.e: missing required parameter 'strength'",
+        ),
     ],
 )
 def test_bad_method_entries_are_named(entry, message):
@@ -162,8 +190,12 @@ def test_the_readme_example_method_runs(setup, tmp_path, monkeypatch):
     example = readme.split("## Add your method")[1].split("```python\n")[1].split("```")[0]
     (tmp_path / "my_methods.py").write_text(example)
     monkeypatch.chdir(tmp_path)
-    entry = {"method": "my_methods.py:ascent_then_finetune", "lr": 0.005, "epochs": [1, 2],
-             "seed": 0}
+    entry = {
+        "method": "my_methods.py:ascent_then_finetune",
+        "lr": 0.005,
+        "epochs": [1, 2],
+        "seed": 0,
+    }
     check_method_entry("mine", entry)
     recorded = run(setup, "my_methods.py:ascent_then_finetune", epochs=(1, 2), lr=0.005)
     assert recorded.margins["forget"].shape == (2, N_MODELS, 10)

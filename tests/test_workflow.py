@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG, copy_workflow, planned_jobs, snakemake, write_config
+
 from klomflow.margins import EpochMargins
 from klomflow.splits import BENCHMARKS
 from klomflow.tables import read_tsv
@@ -56,7 +56,9 @@ def test_retraining_margins_cover_every_epoch_model_and_sample(tiny_run):
 def test_reference_set_is_written_in_the_easydub_layout(tiny_run):
     root = tiny_run / "resources/digits/local"
     assert (root / "forget_sets/digits/forget_set_1.npy").is_file()
-    pretrain = sorted(p.name for p in (root / "margins/digits/pretrain/retain/digits_cnn").glob("id_*"))
+    pretrain = sorted(
+        p.name for p in (root / "margins/digits/pretrain/retain/digits_cnn").glob("id_*")
+    )
     assert pretrain == [f"id_{m}_epoch_1.npy" for m in range(4)]
     assert len(list((root / "models/digits/pretrain/digits_cnn").glob("*.pt"))) == 4
     oracle = root / "margins/digits/oracle/forget_1"
@@ -98,18 +100,34 @@ METHOD_JOBS = {
 
 def test_methods_table(tiny_run):
     rows = read_tsv(tiny_run / "results/methods.tsv")
-    assert list(rows[0]) == ["method", "epoch", "split", "n_models", *SUMMARY, "accuracy",
-                             "compute_pct"]
+    assert list(rows[0]) == [
+        "method",
+        "epoch",
+        "split",
+        "n_models",
+        *SUMMARY,
+        "accuracy",
+        "compute_pct",
+    ]
     listed = {(r["method"], r["epoch"]) for r in rows}
-    assert listed == {("do_nothing", "1"), ("ascent_forget", "1"), ("ascent_forget", "2"),
-                      ("ascent_descent", "1"), ("noisy_descent", "1"), ("scrub", "1")}
+    assert listed == {
+        ("do_nothing", "1"),
+        ("ascent_forget", "1"),
+        ("ascent_forget", "2"),
+        ("ascent_descent", "1"),
+        ("noisy_descent", "1"),
+        ("scrub", "1"),
+    }
     assert len(rows) == 6 * 3
     for r in rows:
         assert 0 <= float(r["accuracy"]) <= 1
         assert float(r["compute_pct"]) >= 0
     do_nothing = {r["split"]: r for r in rows if r["method"] == "do_nothing"}
-    pretrain = {r["split"]: r for r in read_tsv(tiny_run / "results/baselines.tsv")
-                if r["baseline"] == "pretrain"}
+    pretrain = {
+        r["split"]: r
+        for r in read_tsv(tiny_run / "results/baselines.tsv")
+        if r["baseline"] == "pretrain"
+    }
     for split in ("retain", "forget", "val"):  # doing nothing scores as the pretrain models
         assert do_nothing[split]["klom_p95"] == pretrain[split]["klom_p95"]
         assert float(do_nothing[split]["compute_pct"]) == 0
@@ -120,9 +138,13 @@ def test_methods_figure_is_a_png(tiny_run):
 
 
 def test_a_new_method_entry_runs_only_that_entry_and_the_aggregates(tiny_run):
-    config = {**TINY_CONFIG, "methods": {**TINY_CONFIG["methods"],
-                                         "ga_lr1e-3": {"method": "ascent_forget", "lr": 0.001,
-                                                       "epochs": [1]}}}
+    config = {
+        **TINY_CONFIG,
+        "methods": {
+            **TINY_CONFIG["methods"],
+            "ga_lr1e-3": {"method": "ascent_forget", "lr": 0.001, "epochs": [1]},
+        },
+    }
     write_config(tiny_run, config, "new_method.yaml")
     assert planned_jobs(tiny_run, "--configfile", "new_method.yaml") == METHOD_JOBS
 
@@ -141,20 +163,34 @@ def test_changing_one_entry_reruns_only_that_entry(tiny_run):
         ({"n_models": "ten"}, "config: n_models: 'ten' is not of type 'integer'"),
         ({"benchmark": "mnist"}, "config: benchmark: 'mnist' is not one of"),
         ({"forget_set": 7}, "config: forget_set: 7 is not a forget set of the digits benchmark"),
-        ({"retrain": {"noise_levels": ["a"]}}, "config: retrain.noise_levels.0: 'a' is not of type"),
+        (
+            {"retrain": {"noise_levels": ["a"]}},
+            "config: retrain.noise_levels.0: 'a' is not of type",
+        ),
         ({"retrain": {"seeds": [0, 0]}}, "config: retrain.seeds: [0, 0] has non-unique elements"),
         ({"training": {"lr": -1}}, "config: training.lr: -1 is less than or equal to the minimum"),
-        ({"training": {"weight_decay": "5e-4"}}, "config: training.weight_decay: '5e-4' is not of type"),
+        (
+            {"training": {"weight_decay": "5e-4"}},
+            "config: training.weight_decay: '5e-4' is not of type",
+        ),
         ({"model": "resnet9"}, "config: model: resnet9 does not take digits images"),
-        ({"methods": {"x": {"method": "forgetful", "epochs": [1]}}},
-         "config: methods.x: unknown method 'forgetful'"),
-        ({"methods": {"x": {"method": "scrub", "epochs": [1], "lr_rate": 1}}},
-         "config: methods.x: unknown parameter 'lr_rate' for scrub"),
-        ({"methods": {"x": {"method": "no_such_module_xyz:run", "epochs": [1]}}},
-         "config: methods.x: cannot import 'no_such_module_xyz'"),
+        (
+            {"methods": {"x": {"method": "forgetful", "epochs": [1]}}},
+            "config: methods.x: unknown method 'forgetful'",
+        ),
+        (
+            {"methods": {"x": {"method": "scrub", "epochs": [1], "lr_rate": 1}}},
+            "config: methods.x: unknown parameter 'lr_rate' for scrub",
+        ),
+        (
+            {"methods": {"x": {"method": "no_such_module_xyz:run", "epochs": [1]}}},
+            "config: methods.x: cannot import 'no_such_module_xyz'",
+        ),
         ({"methods": {"x": {"method": "scrub"}}}, "config: methods.x: 'epochs' is a required"),
-        ({"methods": {"bad name": {"method": "scrub", "epochs": [1]}}},
-         "config: methods: 'bad name' does not match"),
+        (
+            {"methods": {"bad name": {"method": "scrub", "epochs": [1]}}},
+            "config: methods: 'bad name' does not match",
+        ),
     ],
 )
 def test_bad_config_stops_with_the_key_named(tmp_path, config, message):

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import (
     REPO,
     copy_workflow,
@@ -21,6 +20,7 @@ from conftest import (
     write_fake_cifar10,
     write_hub_cache,
 )
+
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import EASYDUB_REPO
 from klomflow.tables import read_tsv
@@ -34,8 +34,10 @@ TINY = {
     "retrain": {"noise_levels": [0.01], "seeds": [0]},
     "training": {"epochs": 2, "batch_size": 32},
     "device": "cpu",
-    "methods": {name: {"epochs": [1]} for name in
-                ("do_nothing", "ascent_forget", "ascent_descent", "noisy_descent", "scrub")},
+    "methods": {
+        name: {"epochs": [1]}
+        for name in ("do_nothing", "ascent_forget", "ascent_descent", "noisy_descent", "scrub")
+    },
 }
 
 
@@ -92,7 +94,10 @@ def test_eval_pretrain_prints_and_writes_the_pretrain_table(cifar_run):
     directory, result = cifar_run
     rows = read_tsv(directory / "results/eval_pretrain.tsv")
     assert [r["split"] for r in rows] == ["retain", "forget", "val"]
-    pretrain = {r["split"]: r["klom_p95"] for r in read_tsv(directory / "results/baselines.tsv")
-                if r["baseline"] == "pretrain"}
+    pretrain = {
+        r["split"]: r["klom_p95"]
+        for r in read_tsv(directory / "results/baselines.tsv")
+        if r["baseline"] == "pretrain"
+    }
     assert {r["split"]: r["klom_p95"] for r in rows} == pretrain
     assert "P95 KLOM   (pretrain vs oracle, N = 2)" in result.stdout + result.stderr

@@ -1,7 +1,7 @@
 """The ``klomflow`` command: KLOM for margins computed by your own code.
 
-    klomflow score UNLEARNED.npy ORACLE.npy [--out SCORES.npy]
-    klomflow --version
+klomflow score UNLEARNED.npy ORACLE.npy [--out SCORES.npy]
+klomflow --version
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ def _score(args) -> int:
 def _load_margins(path: Path) -> np.ndarray:
     margins = load_npy(path)
     if margins.ndim != 2 or 0 in margins.shape:
-        raise ValueError(f"{path}: margins have shape {margins.shape}, expected (n_models, n_samples)")
+        raise ValueError(
+            f"{path}: margins have shape {margins.shape}, expected (n_models, n_samples)"
+        )
     if not np.issubdtype(margins.dtype, np.floating):
         raise ValueError(f"{path}: margins have dtype {margins.dtype}, expected a float dtype")
     if np.isnan(margins).any():

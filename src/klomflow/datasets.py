@@ -27,6 +27,7 @@ from klomflow.splits import check_forget_set, get_benchmark, retain_indices
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2023, 0.1994, 0.2010)
 
+
 def load_dataset(benchmark: str, path: Path) -> ImageDataset:
     """The images of ``benchmark``: the saved ``.npz`` for digits, the torchvision directory for cifar10."""
     if get_benchmark(benchmark).name == "cifar10":
@@ -105,7 +106,10 @@ def save_dataset(dataset: ImageDataset, path: Path, **provenance: np.ndarray) ->
 def load_saved_dataset(path: Path) -> ImageDataset:
     with np.load(path) as data:
         return ImageDataset(
-            *(torch.from_numpy(data[k]) for k in ("train_images", "train_labels", "val_images", "val_labels"))
+            *(
+                torch.from_numpy(data[k])
+                for k in ("train_images", "train_labels", "val_images", "val_labels")
+            )
         )
 
 
@@ -146,7 +150,10 @@ def _highest_on_component(component: int, size: int):
 DIGITS_FORGET_SETS = {
     1: ("the 50 train images farthest from their class mean (atypical)", _most_atypical(50)),
     2: ("100 random train images", _random(100, seed=2)),
-    3: ("the 100 train images highest on the first principal component", _highest_on_component(0, 100)),
+    3: (
+        "the 100 train images highest on the first principal component",
+        _highest_on_component(0, 100),
+    ),
 }
 
 

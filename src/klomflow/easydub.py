@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from klomflow.splits import check_forget_set, get_benchmark, retain_indices
 from klomflow.files import atomic_save_npy, atomic_torch_save, load_npy
+from klomflow.splits import check_forget_set, get_benchmark, retain_indices
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,19 @@ class EasyDUBLayout:
 
     @classmethod
     def for_benchmark(
-        cls, root, benchmark: str, arch: str, epoch: int, n_train: int | None = None,
+        cls,
+        root,
+        benchmark: str,
+        arch: str,
+        epoch: int,
+        n_train: int | None = None,
         n_val: int | None = None,
     ) -> EasyDUBLayout:
         """The layout of a benchmark, checked against its split sizes unless others are given."""
         sizes = get_benchmark(benchmark)
-        return cls(Path(root), benchmark, arch, epoch, n_train or sizes.n_train, n_val or sizes.n_val)
+        return cls(
+            Path(root), benchmark, arch, epoch, n_train or sizes.n_train, n_val or sizes.n_val
+        )
 
     def check_images(self, dataset) -> None:
         """ValueError if ``dataset`` (an ImageDataset) does not have the layout's split sizes."""
@@ -163,7 +170,9 @@ def read_margins(directory: Path, model_ids, epoch: int, lengths: tuple[int, ...
             want = " or ".join(f"({n},)" for n in lengths)
             raise ValueError(f"{path}: margins have shape {row.shape}, expected {want}")
         if rows and row.shape != rows[0].shape:
-            raise ValueError(f"{path}: {row.shape[0]} margins, but model {model_ids[0]} has {rows[0].shape[0]}")
+            raise ValueError(
+                f"{path}: {row.shape[0]} margins, but model {model_ids[0]} has {rows[0].shape[0]}"
+            )
         if not np.issubdtype(row.dtype, np.floating):
             raise ValueError(f"{path}: margins have dtype {row.dtype}, expected a float dtype")
         bad = np.flatnonzero(~np.isfinite(row))

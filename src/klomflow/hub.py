@@ -58,7 +58,10 @@ def snapshot(repo_id: str, files: list[str], *, revision: str, cache_dir: Path, 
     try:
         folder = Path(
             snapshot_download(
-                repo_id, repo_type="dataset", revision=revision, cache_dir=cache_dir,
+                repo_id,
+                repo_type="dataset",
+                revision=revision,
+                cache_dir=cache_dir,
                 allow_patterns=files,
             )
         )
@@ -71,12 +74,16 @@ def snapshot(repo_id: str, files: list[str], *, revision: str, cache_dir: Path, 
         ) from None
     absent = [f for f in files if not (folder / f).is_file()]
     if absent:
-        raise HubUnreachable(f"{repo_id}@{revision} has no file {absent[0]} (and {len(absent) - 1} more)")
+        raise HubUnreachable(
+            f"{repo_id}@{revision} has no file {absent[0]} (and {len(absent) - 1} more)"
+        )
     log.info("%s@%s is commit %s", repo_id, revision, folder.name)
     return folder
 
 
-def fetch_into(repo_id: str, files: list[str], destination: Path, *, revision: str, cache_dir: Path):
+def fetch_into(
+    repo_id: str, files: list[str], destination: Path, *, revision: str, cache_dir: Path
+):
     """Make ``destination / f`` exist for every repo path ``f`` in ``files``, fetching what is missing."""
     destination = Path(destination)
     missing = [f for f in files if not (destination / f).is_file()]
@@ -113,11 +120,18 @@ def easydub_files(layout: EasyDUBLayout, part: str, n_models: int, forget_set: i
     relative = lambda path: str(path.relative_to(root))  # noqa: E731
     pretrain = range(n_models)
     if part == "pretrain":
-        return [relative(layout.model_file(layout.pretrain_dir(s), m)) for s in ("retain", "val") for m in pretrain]
+        return [
+            relative(layout.model_file(layout.pretrain_dir(s), m))
+            for s in ("retain", "val")
+            for m in pretrain
+        ]
     if part == "forget_set":
         return [relative(layout.forget_set_file(forget_set))]
     if part == "pretrain_forget":
-        return [relative(layout.model_file(layout.pretrain_dir(f"forget_{forget_set}"), m)) for m in pretrain]
+        return [
+            relative(layout.model_file(layout.pretrain_dir(f"forget_{forget_set}"), m))
+            for m in pretrain
+        ]
     if part == "oracle":
         return [
             relative(layout.model_file(layout.oracle_dir(forget_set, s), m))
@@ -129,7 +143,9 @@ def easydub_files(layout: EasyDUBLayout, part: str, n_models: int, forget_set: i
     raise ValueError(f"unknown part {part!r} of the EasyDUB dataset")
 
 
-def check_easydub_part(layout: EasyDUBLayout, part: str, n_models: int, forget_set: int | None = None):
+def check_easydub_part(
+    layout: EasyDUBLayout, part: str, n_models: int, forget_set: int | None = None
+):
     """Read back what arrived: every file present, shapes consistent, no NaN; else an error naming the file."""
     n, epoch = n_models, layout.epoch
     if part == "pretrain":
@@ -158,7 +174,9 @@ def download_easydub_part(
     ``hub``: ``repo_id``, ``revision`` and ``cache_dir``.
     """
     files = easydub_files(layout, part, n_models, forget_set)
-    fetch_into(hub["repo_id"], files, layout.root, revision=hub["revision"], cache_dir=hub["cache_dir"])
+    fetch_into(
+        hub["repo_id"], files, layout.root, revision=hub["revision"], cache_dir=hub["cache_dir"]
+    )
     check_easydub_part(layout, part, n_models, forget_set)
 
 
@@ -184,7 +202,11 @@ def klom_models_files(part: str, n_models: int, forget_set: int | None = None) -
         return [f"forget_set_indices/CIFAR10/forget_set_{forget_set}.npy"]
     if part == "oracle":
         folder = f"oracles/CIFAR10/forget_set_{forget_set}"
-        return [f"{folder}/{split}_logits_{m}.pt" for split in ("train", "val") for m in range(2 * n_models)]
+        return [
+            f"{folder}/{split}_logits_{m}.pt"
+            for split in ("train", "val")
+            for m in range(2 * n_models)
+        ]
     if part == "pretrain":
         return [f"full_models/CIFAR10/sd_{m}____epoch_{HUB_FILE_EPOCH}.pt" for m in range(n_models)]
     raise ValueError(f"unknown part {part!r} of the KLOM-models dataset")
@@ -194,7 +216,9 @@ def download_klom_models_forget_set(layout: EasyDUBLayout, forget_set: int, hub:
     from klomflow.files import load_npy
 
     folder = _klom_models_snapshot(klom_models_files("forget_set", 1, forget_set), hub)
-    layout.write_forget_set(forget_set, load_npy(folder / klom_models_files("forget_set", 1, forget_set)[0]))
+    layout.write_forget_set(
+        forget_set, load_npy(folder / klom_models_files("forget_set", 1, forget_set)[0])
+    )
 
 
 def download_klom_models_oracles(
@@ -215,7 +239,9 @@ def download_klom_models_oracles(
 
 def _klom_models_snapshot(files: list[str], hub: dict) -> Path:
     hint = f"--cache-dir {hub['cache_dir']}"
-    return snapshot(hub["repo_id"], files, revision=hub["revision"], cache_dir=hub["cache_dir"], hint=hint)
+    return snapshot(
+        hub["repo_id"], files, revision=hub["revision"], cache_dir=hub["cache_dir"], hint=hint
+    )
 
 
 def _margins_of_logits(path: Path, labels: torch.Tensor) -> np.ndarray:
@@ -246,7 +272,13 @@ def download_klom_models_pretrain(
         _place((folder / name).resolve(), layout.model_file(layout.checkpoint_dir(), m, ".pt"))
     models = ModelStack(layout.arch, layout.read_checkpoints(range(n_models)), device)
     for split, images, labels in (
-        ("retain", dataset.train_images, dataset.train_labels),  # "retain" holds the whole train split
+        (
+            "retain",
+            dataset.train_images,
+            dataset.train_labels,
+        ),  # "retain" holds the whole train split
         ("val", dataset.val_images, dataset.val_labels),
     ):
-        layout.write_margins(layout.pretrain_dir(split), models.margins(images.to(device), labels.to(device)))
+        layout.write_margins(
+            layout.pretrain_dir(split), models.margins(images.to(device), labels.to(device))
+        )

@@ -7,7 +7,7 @@ multi-model version of its own.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -63,8 +63,14 @@ def plot_methods(
     for column, split in enumerate(SPLITS):
         klom_ax, accuracy_ax = axes[0, column], axes[1, column]
         if lowest_noise is not None:
-            _draw_retraining(klom_ax, curves, split, lowest_noise, "0.6",
-                             f"retrain from scratch, noise σ={lowest_noise:g}")
+            _draw_retraining(
+                klom_ax,
+                curves,
+                split,
+                lowest_noise,
+                "0.6",
+                f"retrain from scratch, noise σ={lowest_noise:g}",
+            )
         for entry, colour in zip(entries, colours):
             rows = sorted(
                 (r for r in methods if r["method"] == entry and r["split"] == split),
@@ -75,8 +81,14 @@ def plot_methods(
                 y = [float(r[column_name]) for r in rows]
                 ax.plot(x, y, marker="o", ms=4, color=colour, label=entry)
                 for r, xi, yi in zip(rows, x, y):
-                    ax.annotate(r["epoch"], (xi, yi), textcoords="offset points", xytext=(3, 3),
-                                fontsize=7, color=colour)
+                    ax.annotate(
+                        r["epoch"],
+                        (xi, yi),
+                        textcoords="offset points",
+                        xytext=(3, 3),
+                        fontsize=7,
+                        color=colour,
+                    )
         _draw_baselines(klom_ax, baselines, split)
         _label_klom_axes(klom_ax, split)
         klom_ax.set_xlabel("")  # the accuracy panel below carries the shared axis
@@ -95,8 +107,9 @@ def _draw_retraining(ax, curves, split, noise, colour, label):
     x = np.array(sorted(by_compute))
     per_seed = [np.array(by_compute[k]) for k in x]
     ax.plot(x, [v.mean() for v in per_seed], marker="o", ms=3, color=colour, label=label)
-    ax.fill_between(x, [v.min() for v in per_seed], [v.max() for v in per_seed],
-                    color=colour, alpha=0.2)
+    ax.fill_between(
+        x, [v.min() for v in per_seed], [v.max() for v in per_seed], color=colour, alpha=0.2
+    )
 
 
 def _draw_baselines(ax, baselines, split):
@@ -106,8 +119,15 @@ def _draw_baselines(ax, baselines, split):
         if r["baseline"] == "pretrain":
             ax.axhline(float(r["klom_p95"]), color="black", ls="--", label="pretrain (do nothing)")
         elif r["baseline"] == "oracle_floor":
-            ax.plot(100, float(r["klom_p95"]), marker="*", ms=14, color="crimson", ls="none",
-                    label="oracle vs disjoint oracle (floor)")
+            ax.plot(
+                100,
+                float(r["klom_p95"]),
+                marker="*",
+                ms=14,
+                color="crimson",
+                ls="none",
+                label="oracle vs disjoint oracle (floor)",
+            )
 
 
 def _label_klom_axes(ax, split):

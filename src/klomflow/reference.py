@@ -14,8 +14,8 @@ import logging
 import numpy as np
 
 from klomflow.datasets import ImageDataset
-from klomflow.splits import SPLITS
 from klomflow.easydub import EasyDUBLayout
+from klomflow.splits import SPLITS
 from klomflow.training import TrainingRecipe, derive_seed, train_models
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,12 @@ def write_pretrain_forget_margins(layout: EasyDUBLayout, forget_set: int, n_mode
         source = layout.model_file(layout.pretrain_dir("retain"), m)
         all_train = np.load(source)
         if all_train.shape != (layout.n_train,):
-            raise ValueError(f"{source}: expected ({layout.n_train},) margins, got {all_train.shape}")
-        layout.write_margins(layout.pretrain_dir(f"forget_{forget_set}"), all_train[None, indices], m)
+            raise ValueError(
+                f"{source}: expected ({layout.n_train},) margins, got {all_train.shape}"
+            )
+        layout.write_margins(
+            layout.pretrain_dir(f"forget_{forget_set}"), all_train[None, indices], m
+        )
 
 
 def build_oracle_models(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from klomflow.splits import SPLITS
 from klomflow.easydub import EasyDUBLayout
 from klomflow.klom import klom_scores, summarize_klom
 from klomflow.margins import EpochMargins
+from klomflow.splits import SPLITS
 
 SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05"]
 BASELINE_COLUMNS = ["baseline", "split", "n_models", *SUMMARY_COLUMNS]
@@ -60,7 +60,12 @@ def score_baselines(
         for baseline, margins in candidates.items():
             scores = klom_scores(margins, oracle, n_threads=n_threads)
             rows.append(
-                {"baseline": baseline, "split": split, "n_models": n_models, **summarize_klom(scores)}
+                {
+                    "baseline": baseline,
+                    "split": split,
+                    "n_models": n_models,
+                    **summarize_klom(scores),
+                }
             )
     return rows
 
@@ -79,7 +84,15 @@ def label_rows(tables: list[list[dict]], labels: list[dict]) -> list[dict]:
     return [{**label, **row} for label, rows in zip(labels, tables) for row in rows]
 
 
-METHOD_COLUMNS = ["method", "epoch", "split", "n_models", *SUMMARY_COLUMNS, "accuracy", "compute_pct"]
+METHOD_COLUMNS = [
+    "method",
+    "epoch",
+    "split",
+    "n_models",
+    *SUMMARY_COLUMNS,
+    "accuracy",
+    "compute_pct",
+]
 
 
 PRETRAIN_COLUMNS = ["split", "n_models", "klom_p95"]

@@ -84,10 +84,14 @@ def stack_architecture(template: nn.Module, n_models: int) -> nn.Module:
     if isinstance(template, nn.Flatten):
         return StackedFlatten(n)
     if isinstance(template, nn.Linear):
-        return StackedLinear(n, template.in_features, template.out_features, template.bias is not None)
+        return StackedLinear(
+            n, template.in_features, template.out_features, template.bias is not None
+        )
     if isinstance(template, _CHANNELWISE):
         return copy.deepcopy(template)
-    raise TypeError(f"cannot stack a {type(template).__name__}: klomflow.stacking knows no rule for it")
+    raise TypeError(
+        f"cannot stack a {type(template).__name__}: klomflow.stacking knows no rule for it"
+    )
 
 
 def load_models(stacked: nn.Module, state_dicts: list[dict[str, torch.Tensor]]) -> None:

@@ -25,9 +25,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -90,7 +90,9 @@ class UnlearningData:
 
     def generator(self, stream: int = 0) -> torch.Generator:
         """A random generator on the models' device for the method's own noise."""
-        return torch.Generator(self.retain[0].device).manual_seed(derive_seed(self.seed, _NOISE, stream))
+        return torch.Generator(self.retain[0].device).manual_seed(
+            derive_seed(self.seed, _NOISE, stream)
+        )
 
 
 def _sgd(models: ModelStack, lr: float, momentum: float, weight_decay: float):
@@ -219,12 +221,19 @@ def scrub(
         for group in optimizer.param_groups:
             group["lr"] = lr * 0.1 ** sum(epoch > e for e in lr_decay_epochs)
         if epoch <= ascent_epochs:
-            for images, labels in data.batches("forget", forget_batch_size, STEP_COST + teacher_cost):
-                _step(optimizer, -distillation_kl(models.logits(images), _frozen(teacher, images), temperature))
+            for images, _labels in data.batches(
+                "forget", forget_batch_size, STEP_COST + teacher_cost
+            ):
+                _step(
+                    optimizer,
+                    -distillation_kl(models.logits(images), _frozen(teacher, images), temperature),
+                )
         for images, labels in data.batches("retain", batch_size, STEP_COST + teacher_cost):
             student = models.logits(images)
             loss = ce_weight * stacked_cross_entropy(student, labels)
-            loss = loss + kl_weight * distillation_kl(student, _frozen(teacher, images), temperature)
+            loss = loss + kl_weight * distillation_kl(
+                student, _frozen(teacher, images), temperature
+            )
             _step(optimizer, loss)
         yield models
 
@@ -234,7 +243,9 @@ def _frozen(teacher: ModelStack, images: torch.Tensor) -> torch.Tensor:
         return teacher.logits(images)
 
 
-def distillation_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+def distillation_kl(
+    student: torch.Tensor, teacher: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """KL(teacher || student) of logits ``(N, B, C)`` softened by ``temperature``, times T^2.
 
     The mean over each model's batch, summed over models (like the cross-entropy).
@@ -269,7 +280,9 @@ def resolve_method(name: str, entry: str = "method") -> Callable[..., Iterator[M
     try:
         module = _import(module_name)
     except Exception as error:  # any import failure is the entry's problem
-        raise ValueError(f"{entry}: cannot import {module_name!r} ({type(error).__name__}: {error})") from None
+        raise ValueError(
+            f"{entry}: cannot import {module_name!r} ({type(error).__name__}: {error})"
+        ) from None
     method = getattr(module, function_name, None)
     if not callable(method):
         raise ValueError(f"{entry}: module {module_name!r} has no function {function_name!r}")
@@ -292,7 +305,9 @@ def check_parameters(method, params: dict, entry: str = "method") -> None:
     """ValueError naming ``entry`` if ``params`` are not exactly the method's keyword parameters."""
     signature = inspect.signature(method)
     accepted = {
-        name: p for name, p in signature.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+        name: p
+        for name, p in signature.parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
     }
     unknown = sorted(set(params) - set(accepted))
     if unknown:
@@ -300,7 +315,9 @@ def check_parameters(method, params: dict, entry: str = "method") -> None:
             f"{entry}: unknown parameter {unknown[0]!r} for {method.__name__}; "
             f"it takes {', '.join(accepted) or 'none'}"
         )
-    missing = [n for n, p in accepted.items() if p.default is inspect.Parameter.empty and n not in params]
+    missing = [
+        n for n, p in accepted.items() if p.default is inspect.Parameter.empty and n not in params
+    ]
     if missing:
         raise ValueError(f"{entry}: missing required parameter {missing[0]!r} of {method.__name__}")
 
@@ -339,10 +356,16 @@ def run_method(
         try:
             result = next(unlearned)
         except StopIteration:
-            raise ValueError(f"{entry}: the method stopped after {epoch - 1} epochs, but epochs up to {max(epochs)} were asked") from None
+            raise ValueError(
+                f"{entry}: the method stopped after {epoch - 1} epochs, but epochs up to {max(epochs)} were asked"
+            ) from None
         if not isinstance(result, ModelStack) or len(result) != n_models:
-            got = f"{len(result)} models" if isinstance(result, ModelStack) else type(result).__name__
-            raise ValueError(f"{entry}: the method yielded {got}, expected a ModelStack of {n_models} models")
+            got = (
+                f"{len(result)} models" if isinstance(result, ModelStack) else type(result).__name__
+            )
+            raise ValueError(
+                f"{entry}: the method yielded {got}, expected a ModelStack of {n_models} models"
+            )
         if epoch in epochs:
             for split in SPLITS:
                 recorded[split].append(result.margins(*splits[split]))

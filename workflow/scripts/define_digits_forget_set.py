@@ -5,8 +5,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
 
 from klomflow.datasets import digits_forget_set, load_saved_dataset
-from klomflow.splits import check_forget_set
 from klomflow.files import atomic_save_npy
+from klomflow.splits import check_forget_set
 
 dataset = load_saved_dataset(snakemake.input[0])
 indices = digits_forget_set(int(snakemake.wildcards.k), dataset)

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from klomflow.datasets import load_dataset
-from klomflow.splits import check_forget_set
 from klomflow.retraining import retrain_cell
+from klomflow.splits import check_forget_set
 from klomflow.training import TrainingRecipe, resolve_device
 
 torch.set_num_threads(snakemake.threads)
