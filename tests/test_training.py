@@ -1,5 +1,8 @@
 """The multi-model trainer (SPEC §7): deterministic, models independent."""
 
+import dataclasses
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -27,10 +30,12 @@ def data():
     return images, labels
 
 
+def _args(data, **kwargs):
+    return dict(n_models=3, seed=0, eval_splits={"train": data}, every_epoch=True) | kwargs
+
+
 def train(data, **kwargs):
-    args = dict(n_models=3, seed=0, eval_splits={"train": data}, every_epoch=True)
-    args.update(kwargs)
-    return train_models("digits_cnn", data, RECIPE, **args)
+    return train_models("digits_cnn", data, RECIPE, **_args(data, **kwargs))
 
 
 def test_margins_are_recorded_per_epoch_model_and_sample(data):
@@ -130,3 +135,57 @@ def test_a_last_batch_of_one_sample_is_left_for_the_next_epoch(data):
 def test_recipe_rejects_zero_epochs():
     with pytest.raises(ValueError, match="training.epochs must be at least 1"):
         TrainingRecipe(**{**RECIPE.__dict__, "epochs": 0})
+
+
+def _stop_after(epochs: int, monkeypatch):
+    """Make training die (as a killed job would) once ``epochs`` epochs are done."""
+    original = Trainer.train_epoch
+
+    def train_epoch(self):
+        if self.epoch == epochs:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_epoch", train_epoch)
+
+
+def test_a_run_stopped_mid_way_resumes_from_its_resume_file_to_the_same_result(
+    data, tmp_path, monkeypatch, caplog
+):
+    recipe = dataclasses.replace(RECIPE, epochs=4)
+    resume = tmp_path / "resume" / "run.pt"
+    uninterrupted = train_models("digits_cnn", data, recipe, **_args(data))
+    with monkeypatch.context() as patch:
+        _stop_after(2, patch)
+        with pytest.raises(KeyboardInterrupt):
+            train_models("digits_cnn", data, recipe, **_args(data), resume_file=resume)
+    assert resume.is_file()
+    with caplog.at_level(logging.INFO, logger="klomflow.training"):
+        resumed = train_models("digits_cnn", data, recipe, **_args(data), resume_file=resume)
+    assert "resuming after epoch 2 of 4" in caplog.text
+    np.testing.assert_array_equal(resumed.margins["train"], uninterrupted.margins["train"])
+    for a, b in zip(resumed.stack.state_dicts(), uninterrupted.stack.state_dicts()):
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
+    assert not resume.exists()  # removed once the run completed
+    assert list(resume.parent.iterdir()) == []  # and no temporary file left
+
+
+def test_a_resume_file_of_another_run_is_not_resumed_from(data, tmp_path, monkeypatch, caplog):
+    resume = tmp_path / "run.pt"
+    with monkeypatch.context() as patch:
+        _stop_after(1, patch)
+        with pytest.raises(KeyboardInterrupt):
+            train_models("digits_cnn", data, RECIPE, **_args(data, seed=1), resume_file=resume)
+    with caplog.at_level(logging.INFO, logger="klomflow.training"):
+        run = train_models("digits_cnn", data, RECIPE, **_args(data), resume_file=resume)
+    assert "another run's arguments" in caplog.text
+    np.testing.assert_array_equal(run.margins["train"], train(data).margins["train"])
+
+
+def test_an_unreadable_resume_file_is_set_aside_not_fatal(data, tmp_path, caplog):
+    resume = tmp_path / "run.pt"
+    resume.write_bytes(b"truncated")
+    run = train_models("digits_cnn", data, RECIPE, **_args(data), resume_file=resume)
+    assert "unreadable" in caplog.text
+    np.testing.assert_array_equal(run.margins["train"], train(data).margins["train"])

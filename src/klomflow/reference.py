@@ -43,6 +43,7 @@ def build_pretrain_models(
     n_models: int,
     reference_seed: int,
     device,
+    resume_file=None,
 ) -> None:
     """Train N models on the whole train split; write their margins and checkpoints."""
     layout.check_images(dataset)
@@ -55,6 +56,7 @@ def build_pretrain_models(
         seed=pretrain_seed(reference_seed),
         eval_splits={"retain": train, "val": (dataset.val_images, dataset.val_labels)},
         device=device,
+        resume_file=resume_file,
     )
     layout.write_margins(layout.pretrain_dir("retain"), run.margins["retain"])
     layout.write_margins(layout.pretrain_dir("val"), run.margins["val"])
@@ -86,6 +88,7 @@ def build_oracle_models(
     n_models: int,
     reference_seed: int,
     device,
+    resume_file=None,
 ) -> None:
     """Train ``n_models`` (2N) models on the retain split of forget set ``k``; write their margins."""
     layout.check_images(dataset)
@@ -98,6 +101,7 @@ def build_oracle_models(
         seed=oracle_seed(reference_seed, forget_set),
         eval_splits=splits,
         device=device,
+        resume_file=resume_file,
     )
     for split in SPLITS:
         layout.write_margins(layout.oracle_dir(forget_set, split), run.margins[split])

@@ -24,8 +24,12 @@ def retrain_cell(
     noise: float,
     seed: int,
     device,
+    resume_file=None,
 ) -> EpochMargins:
-    """Margins of N models retrained on the retain split, after every epoch."""
+    """Margins of N models retrained on the retain split, after every epoch.
+
+    ``resume_file``: see :func:`klomflow.training.train_models`.
+    """
     splits = dataset.splits(forget_set)
     run = train_models(
         model_name,
@@ -37,6 +41,7 @@ def retrain_cell(
         eval_splits=splits,
         every_epoch=True,
         device=device,
+        resume_file=resume_file,
     )
     # Each epoch is one pass over the retain split; a full retrain is
     # recipe.epochs passes over the whole train split (SPEC §7).

@@ -21,15 +21,20 @@ bit-identical models and margins.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from klomflow.files import atomic_torch_save
 from klomflow.margins import margins_from_logits
 from klomflow.models import build_model
+from klomflow.progress import progress
 from klomflow.stacking import load_models, stack_architecture, unstack_models
 
 log = logging.getLogger(__name__)
@@ -316,6 +321,7 @@ def train_models(
     every_epoch: bool = False,
     first_model: int = 0,
     device: str | torch.device = "cpu",
+    resume_file: str | Path | None = None,
 ) -> TrainingRun:
     """Train models ``first_model ..`` ``first_model + n_models - 1`` of run ``seed`` from scratch.
 
@@ -325,6 +331,10 @@ def train_models(
         every_epoch: record margins after every epoch, not only the last.
         first_model: index of the first model, so that oracle models N..2N-1
             can be trained in their own run and still be the same models.
+        resume_file: where to keep the training state after every epoch. A
+            run that finds one written by the same arguments continues after
+            its epoch, to the same result as an uninterrupted run; the file
+            is removed once the last epoch is done.
     """
     if n_models < 1:
         raise ValueError(f"n_models must be at least 1, got {n_models}")
@@ -335,17 +345,78 @@ def train_models(
     )
     eval_splits = {k: (x.to(device), y.to(device)) for k, (x, y) in eval_splits.items()}
     recorded: dict[str, list[np.ndarray]] = {split: [] for split in eval_splits}
-    for epoch in range(1, recipe.epochs + 1):
+    resume = None
+    if resume_file is not None:
+        run_key = _run_key(model_name, recipe, n_models, seed, grad_noise, first_model, train)
+        resume = ResumeFile(resume_file, run_key)
+        saved = resume.load()
+        if saved is not None:
+            trainer.load_state_dict(saved["trainer"])
+            recorded = {split: list(saved["margins"][split].numpy()) for split in eval_splits}
+            log.info("resuming after epoch %d of %d from %s", trainer.epoch, recipe.epochs, resume)
+    epochs = progress(
+        range(trainer.epoch + 1, recipe.epochs + 1),
+        initial=trainer.epoch,
+        total=recipe.epochs,
+        desc=f"training {n_models} models",
+        unit="epoch",
+    )
+    for epoch in epochs:
         loss = trainer.train_epoch()
         log.info("epoch %d/%d: mean training loss %.4f", epoch, recipe.epochs, loss)
         if every_epoch or epoch == recipe.epochs:
             for split, (images, labels) in eval_splits.items():
                 recorded[split].append(stack.margins(images, labels))
+        if resume is not None and epoch < recipe.epochs:
+            resume.save(trainer.state_dict(), recorded)
+    epochs.close()
+    if resume is not None:
+        resume.remove()
     margins = {
         split: np.stack(per_epoch) if every_epoch else per_epoch[-1]
         for split, per_epoch in recorded.items()
     }
     return TrainingRun(stack, margins)
+
+
+def _run_key(model_name, recipe, n_models, seed, grad_noise, first_model, train) -> str:
+    """What a resume file must have been written by: the run's arguments and training labels."""
+    labels = hashlib.sha256(train[1].cpu().numpy().tobytes()).hexdigest()
+    arguments = [model_name, asdict(recipe), n_models, seed, grad_noise, first_model, labels]
+    return json.dumps(arguments, sort_keys=True)
+
+
+class ResumeFile:
+    """A run's training state and margins so far, rewritten atomically after every epoch."""
+
+    def __init__(self, path: str | Path, run_key: str):
+        self.path = Path(path)
+        self.run_key = run_key
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def save(self, trainer_state: dict, recorded: dict[str, list[np.ndarray]]) -> None:
+        margins = {split: torch.from_numpy(np.stack(m)) for split, m in recorded.items() if m}
+        state = {"run_key": self.run_key, "trainer": trainer_state, "margins": margins}
+        atomic_torch_save(self.path, state)
+
+    def load(self) -> dict | None:
+        """The saved state, or None when there is none or another run wrote it."""
+        if not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # a resume file is a cache: never worth failing a run over
+            log.warning("%s: unreadable (%s); starting from scratch", self.path, error)
+            return None
+        if state.get("run_key") != self.run_key:
+            log.warning("%s: written by another run's arguments; starting from scratch", self.path)
+            return None
+        return state
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def resolve_device(name: str) -> torch.device:

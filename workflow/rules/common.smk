@@ -85,6 +85,15 @@ def get_recipe():
     return config["training"]
 
 
+def resume_file(wildcards, output):
+    """Where a training job keeps its state after every epoch, to continue after preemption.
+
+    Outside the job's declared outputs, so that Snakemake does not delete it
+    with the outputs of a job that was killed.
+    """
+    return f"resume/{output[0]}.pt"
+
+
 def reference_root(benchmark):
     """Where the reference set lives: resources/{benchmark}/{local,easydub,klom-models}."""
     return f"resources/{benchmark}/{SOURCE}"

@@ -21,6 +21,7 @@ rule train_pretrain_models:
         n_models=config["n_models"],
         reference_seed=config["reference"]["seed"],
         device=config["device"],
+        resume_file=resume_file,
     threads: 1
     resources:
         gpu=get_gpus(),
@@ -65,6 +66,7 @@ rule train_oracle_models:
         n_models=2 * config["n_models"],
         reference_seed=config["reference"]["seed"],
         device=config["device"],
+        resume_file=resume_file,
     threads: 1
     resources:
         gpu=get_gpus(),

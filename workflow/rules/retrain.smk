@@ -17,6 +17,7 @@ rule retrain_models:
         recipe=get_recipe(),
         n_models=config["n_models"],
         device=config["device"],
+        resume_file=resume_file,
     threads: 1
     resources:
         gpu=get_gpus(),

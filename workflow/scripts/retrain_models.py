@@ -26,5 +26,6 @@ recorded = retrain_cell(
     noise=float(snakemake.wildcards.noise),
     seed=int(snakemake.wildcards.seed),
     device=resolve_device(snakemake.params.device),
+    resume_file=snakemake.params.resume_file,
 )
 recorded.save(snakemake.output[0])

@@ -20,4 +20,5 @@ build_pretrain_models(
     n_models=snakemake.params.n_models,
     reference_seed=snakemake.params.reference_seed,
     device=resolve_device(snakemake.params.device),
+    resume_file=snakemake.params.resume_file,
 )
