@@ -105,14 +105,20 @@ def write_hub_cache(cache: Path, repo_id: str, files: dict, revision: str = "mai
     With HF_HUB_OFFLINE=1 the hub client serves ``snapshot_download`` from it,
     as it does on a machine that downloaded them before. Returns the commit.
     """
-    import torch
-
     commit = "0123456789abcdef0123456789abcdef01234567"
     repo = cache / f"datasets--{repo_id.replace('/', '--')}"
     (repo / "refs").mkdir(parents=True, exist_ok=True)
     (repo / "refs" / revision).write_text(commit)
+    write_files(repo / "snapshots" / commit, files)
+    return commit
+
+
+def write_files(root: Path, files: dict) -> None:
+    """Write ``files`` (relative path -> bytes, array, or object for torch.save) under ``root``."""
+    import torch
+
     for path, content in files.items():
-        target = repo / "snapshots" / commit / path
+        target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, bytes):
             target.write_bytes(content)
@@ -120,7 +126,6 @@ def write_hub_cache(cache: Path, repo_id: str, files: dict, revision: str = "mai
             np.save(target, content)
         else:
             torch.save(content, target)
-    return commit
 
 
 def easydub_hub_files(layout, n_models: int, forget: np.ndarray, forget_set: int = 2) -> dict:

@@ -66,3 +66,49 @@ def test_bad_margins_file_is_named_in_one_line(margins, make_bad, message):
     assert len(lines) == 1 and lines[0].startswith("klomflow: error: ")
     assert re.search(message, lines[0])
     assert not (directory / "scores.npy").exists()
+
+
+@pytest.fixture
+def easydub_dir(tmp_path):
+    from conftest import easydub_hub_files, write_files
+
+    from klomflow.easydub import EasyDUBLayout
+
+    layout = EasyDUBLayout(tmp_path / "easydub", "cifar10", "resnet9", 23, n_train=60, n_val=20)
+    forget = np.array([3, 7, 11, 40, 59])
+    write_files(layout.root, easydub_hub_files(layout, 2, forget))
+    return layout
+
+
+def test_validate_dataset_reports_every_part_it_checked(easydub_dir):
+    result = klomflow_command(
+        "validate-dataset", str(easydub_dir.root), "--n-train", "60", "--n-val", "20"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "cifar10/resnet9: 2 pretrain models, epoch 23",
+        "forget set 2: 5 samples, pretrain margins of 2 models, 4 oracles",
+        "2 pretrain checkpoints load into resnet9",
+        f"{easydub_dir.root}: valid",
+    ]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: np.save(d.model_file(d.oracle_dir(2, "val"), 3), np.full(20, np.inf)), "inf"),
+        (lambda d: d.model_file(d.pretrain_dir("val"), 0).unlink(), "file missing"),
+        (lambda d: np.save(d.model_file(d.pretrain_dir("val"), 1), np.zeros(19)), r"\(19,\)"),
+        (lambda d: np.save(d.forget_set_file(2), np.array([1, 1])), "more than once"),
+    ],
+    ids=["inf", "missing", "shape", "duplicate-index"],
+)
+def test_validate_dataset_names_the_file_at_fault(easydub_dir, damage, message):
+    damage(easydub_dir)
+    result = klomflow_command(
+        "validate-dataset", str(easydub_dir.root), "--n-train", "60", "--n-val", "20"
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert re.search(message, line), line
+    assert str(easydub_dir.root) in line

@@ -1,7 +1,10 @@
 """The workflow through Snakemake itself, on the tiny config of conftest.py."""
 
+import json
+
 import numpy as np
 import pytest
+import torch
 from conftest import TINY_CONFIG, copy_workflow, planned_jobs, snakemake, write_config
 
 from klomflow.margins import EpochMargins
@@ -207,3 +210,24 @@ def test_snakemake_lint_finds_nothing(tmp_path):
     result = snakemake(directory, "--lint")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_every_table_carries_its_provenance(tiny_run):
+    import klomflow
+
+    tables = sorted((tiny_run / "results").rglob("*.tsv"))
+    assert len(tables) >= 5
+    for table in tables:
+        record = json.loads((table.parent / (table.name + ".json")).read_text())
+        assert record["klomflow_version"] == klomflow.__version__
+        assert record["git_commit"] is None  # the copied workflow is not a git checkout
+        assert record["config"]["n_models"] == TINY_CONFIG["n_models"]
+        assert record["dataset"] == {
+            "benchmark": "digits",
+            "forget_set": 1,
+            "n_models": 4,
+            "reference_source": "local",
+            "reference_seed": 1000,
+        }
+        assert record["software"]["torch"] == torch.__version__
+        assert record["device"]["resolved"] == "cpu"

@@ -1,6 +1,7 @@
 """The ``klomflow`` command: KLOM for margins computed by your own code.
 
 klomflow score UNLEARNED.npy ORACLE.npy [--out SCORES.npy]
+klomflow validate-dataset DIR [--n-train N --n-val N]
 klomflow --version
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import klomflow
+from klomflow.easydub import validate_dataset
 from klomflow.files import atomic_save_npy, load_npy
 from klomflow.klom import BINS, CLIP, EPS, klom_scores, summarize_klom
 
@@ -33,6 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--clip", type=float, default=CLIP)
     score.add_argument("--eps", type=float, default=EPS)
     score.set_defaults(run=_score)
+
+    validate = commands.add_parser(
+        "validate-dataset",
+        help="check a directory in the EasyDUB layout (downloaded or built): files, shapes, values",
+    )
+    validate.add_argument("directory", type=Path)
+    validate.add_argument("--n-train", type=int, help="train split size (default: the benchmark's)")
+    validate.add_argument("--n-val", type=int, help="val split size (default: the benchmark's)")
+    validate.set_defaults(run=_validate_dataset)
 
     args = parser.parse_args(argv)
     try:
@@ -57,6 +68,13 @@ def _score(args) -> int:
         print(f"{name}\t{value:.6g}")
     if args.out:
         atomic_save_npy(args.out, scores)
+    return 0
+
+
+def _validate_dataset(args) -> int:
+    for line in validate_dataset(args.directory, n_train=args.n_train, n_val=args.n_val):
+        print(line)
+    print(f"{args.directory}: valid")
     return 0
 
 

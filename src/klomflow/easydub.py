@@ -190,3 +190,68 @@ def strip_state_dict_prefix(state_dict: dict) -> dict:
         if state_dict and all(key.startswith(prefix) for key in state_dict):
             return {key[len(prefix) :]: value for key, value in state_dict.items()}
     return state_dict
+
+
+def validate_dataset(
+    root: str | Path, *, n_train: int | None = None, n_val: int | None = None
+) -> list[str]:
+    """Check every part of an EasyDUB-layout directory that is there; one line per part.
+
+    The dataset, architecture, epoch and model counts are read off the file
+    names; split sizes are the benchmark's unless given. Raises ValueError
+    (or FileNotFoundError) naming the first file at fault.
+    """
+    root = Path(root)
+    datasets = sorted(p.name for p in (root / "forget_sets").glob("*") if p.is_dir())
+    if not datasets:
+        raise FileNotFoundError(
+            f"{root}: no forget_sets/<dataset>/ directory; not an EasyDUB layout"
+        )
+    report = []
+    for dataset in datasets:
+        forget_sets = sorted(
+            int(p.stem.removeprefix("forget_set_"))
+            for p in (root / "forget_sets" / dataset).glob("forget_set_*.npy")
+        )
+        pretrain = sorted((root / "margins" / dataset / "pretrain" / "retain").glob("*/id_*.npy"))
+        if not pretrain:
+            raise FileNotFoundError(
+                f"{root / 'margins' / dataset / 'pretrain' / 'retain'}: no margins"
+            )
+        arch = pretrain[0].parent.name
+        epoch = int(pretrain[0].stem.rsplit("_epoch_", 1)[1])
+        layout = EasyDUBLayout.for_benchmark(root, dataset, arch, epoch, n_train, n_val)
+        n_pretrain = _count_models(layout.pretrain_dir("retain"), epoch)
+        read_margins(layout.pretrain_dir("retain"), range(n_pretrain), epoch, (layout.n_train,))
+        read_margins(layout.pretrain_dir("val"), range(n_pretrain), epoch, (layout.n_val,))
+        report.append(f"{dataset}/{arch}: {n_pretrain} pretrain models, epoch {epoch}")
+        for k in forget_sets:
+            size = len(layout.read_forget_set(k))
+            line = f"forget set {k}: {size} samples"
+            n = _count_models(layout.pretrain_dir(f"forget_{k}"), epoch)
+            if n:
+                layout.pretrain_margins("forget", k, range(n))
+                line += f", pretrain margins of {n} models"
+            n = _count_models(layout.oracle_dir(k, "forget"), epoch)
+            if n:
+                for split in ("retain", "forget", "val"):
+                    layout.oracle_margins(k, split, range(n))
+                line += f", {n} oracles"
+            report.append(line)
+        n = _count_models(layout.checkpoint_dir(), epoch, ".pt")
+        if n:
+            layout.read_checkpoints(range(n))
+            report.append(f"{n} pretrain checkpoints load into {arch}")
+    return report
+
+
+def _count_models(directory: Path, epoch: int, suffix: str = ".npy") -> int:
+    """How many models 0..n-1 have a file in ``directory``; a gap is an error naming the file."""
+    present = {
+        int(p.name.removeprefix("id_").split("_epoch_")[0])
+        for p in directory.glob(f"id_*_epoch_{epoch}{suffix}")
+    }
+    for m in range(len(present)):
+        if m not in present:
+            raise FileNotFoundError(f"{directory / f'id_{m}_epoch_{epoch}{suffix}'}: file missing")
+    return len(present)

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 from klomflow.files import atomic_write_text
+from klomflow.provenance import provenance_file
 
 
-def write_tsv(path: str | Path, rows: list[dict], columns: list[str]) -> None:
-    """Write ``rows`` (dicts with at least ``columns``) as a TSV table, atomically."""
+def write_tsv(
+    path: str | Path, rows: list[dict], columns: list[str], provenance: dict | None = None
+) -> None:
+    """Write ``rows`` (dicts with at least ``columns``) as a TSV table, atomically.
+
+    ``provenance`` (see :mod:`klomflow.provenance`) goes to the sidecar
+    ``<path>.json``, written before the table.
+    """
+    if provenance is not None:
+        text = json.dumps(provenance, indent=2, default=str) + "\n"
+        atomic_write_text(provenance_file(path), text)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
     writer.writerow(columns)

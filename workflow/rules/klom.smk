@@ -8,7 +8,8 @@ rule score_retraining:
         oracle=get_oracle_margins,
         forget_set=get_forget_set,
     output:
-        "results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv",
+        table="results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv",
+        provenance="results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv.json",
     log:
         "logs/score_retraining/{benchmark}/forget_{k}/noise_{noise}_seed_{seed}.log",
     benchmark:
@@ -27,7 +28,8 @@ rule score_baselines:
     input:
         unpack(get_baseline_inputs),
     output:
-        "results/baselines.tsv",
+        table="results/baselines.tsv",
+        provenance="results/baselines.tsv.json",
     log:
         "logs/score_baselines/baselines.log",
     benchmark:
@@ -47,7 +49,8 @@ rule eval_pretrain:
     input:
         "results/baselines.tsv",
     output:
-        "results/eval_pretrain.tsv",
+        table="results/eval_pretrain.tsv",
+        provenance="results/eval_pretrain.tsv.json",
     log:
         "logs/eval_pretrain/eval_pretrain.log",
     benchmark:

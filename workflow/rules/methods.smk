@@ -35,7 +35,8 @@ rule score_unlearning_method:
         margins="results/{benchmark}/forget_{k}/methods/{entry}/margins.npz",
         oracle=get_oracle_margins,
     output:
-        "results/{benchmark}/forget_{k}/methods/{entry}/klom.tsv",
+        table="results/{benchmark}/forget_{k}/methods/{entry}/klom.tsv",
+        provenance="results/{benchmark}/forget_{k}/methods/{entry}/klom.tsv.json",
     log:
         "logs/score_unlearning_method/{benchmark}/forget_{k}/{entry}.log",
     benchmark:

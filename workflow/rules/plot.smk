@@ -5,7 +5,8 @@ rule collect_compute_vs_klom:
     input:
         get_retraining_cells()[0],
     output:
-        "results/compute_vs_klom.tsv",
+        table="results/compute_vs_klom.tsv",
+        provenance="results/compute_vs_klom.tsv.json",
     log:
         "logs/collect_compute_vs_klom/compute_vs_klom.log",
     benchmark:
@@ -47,7 +48,8 @@ rule collect_methods:
     input:
         get_method_tables()[0],
     output:
-        "results/methods.tsv",
+        table="results/methods.tsv",
+        provenance="results/methods.tsv.json",
     log:
         "logs/collect_methods/methods.log",
     benchmark:

@@ -4,8 +4,14 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
 
+from klomflow.provenance import provenance
 from klomflow.scoring import GRID_COLUMNS, label_rows
 from klomflow.tables import read_tsv, write_tsv
 
 tables = [read_tsv(path) for path in snakemake.input]
-write_tsv(snakemake.output[0], label_rows(tables, snakemake.params.labels), GRID_COLUMNS)
+write_tsv(
+    snakemake.output.table,
+    label_rows(tables, snakemake.params.labels),
+    GRID_COLUMNS,
+    provenance=provenance(snakemake.config, snakemake.scriptdir),
+)

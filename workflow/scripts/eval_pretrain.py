@@ -4,10 +4,16 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
 
+from klomflow.provenance import provenance
 from klomflow.scoring import PRETRAIN_COLUMNS, pretrain_table
 from klomflow.tables import read_tsv, write_tsv
 
 rows, text = pretrain_table(read_tsv(snakemake.input[0]))
-write_tsv(snakemake.output[0], rows, PRETRAIN_COLUMNS)
+write_tsv(
+    snakemake.output.table,
+    rows,
+    PRETRAIN_COLUMNS,
+    provenance=provenance(snakemake.config, snakemake.scriptdir),
+)
 print(text)  # on the terminal, as EasyDUB's eval_pretrain.py prints it
 logging.info("\n%s", text)

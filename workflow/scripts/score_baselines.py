@@ -5,6 +5,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
 
 from klomflow.easydub import EasyDUBLayout
+from klomflow.provenance import provenance
 from klomflow.scoring import BASELINE_COLUMNS, score_baselines
 from klomflow.tables import write_tsv
 
@@ -14,6 +15,11 @@ rows = score_baselines(
     snakemake.params.n_models,
     n_threads=snakemake.threads,
 )
-write_tsv(snakemake.output[0], rows, BASELINE_COLUMNS)
+write_tsv(
+    snakemake.output.table,
+    rows,
+    BASELINE_COLUMNS,
+    provenance=provenance(snakemake.config, snakemake.scriptdir),
+)
 for row in rows:
     logging.info("%(baseline)s %(split)s: P95 KLOM %(klom_p95).4f", row)

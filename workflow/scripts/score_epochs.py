@@ -6,6 +6,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %
 
 from klomflow.easydub import EasyDUBLayout
 from klomflow.margins import EpochMargins
+from klomflow.provenance import provenance
 from klomflow.scoring import EPOCH_COLUMNS, score_epochs
 from klomflow.splits import SPLITS
 from klomflow.tables import write_tsv
@@ -17,4 +18,9 @@ rows = score_epochs(
     {split: layout.oracle_margins(int(snakemake.wildcards.k), split, oracles) for split in SPLITS},
     n_threads=snakemake.threads,
 )
-write_tsv(snakemake.output[0], rows, EPOCH_COLUMNS)
+write_tsv(
+    snakemake.output.table,
+    rows,
+    EPOCH_COLUMNS,
+    provenance=provenance(snakemake.config, snakemake.scriptdir),
+)

@@ -1,0 +1,103 @@
+"""Where a results table came from: code, config, data and machine.
+
+Every table is written with a sidecar ``<table>.json`` holding this record,
+so that a number in a paper can be traced to the exact code version, the
+resolved config, the reference data's source and revision, and the software
+and device it was computed with.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+# The hub dataset behind each reference source (config key under ``hub``).
+_HUB_KEYS = {"easydub": "easydub", "klom-models": "klom_models"}
+
+
+def provenance_file(table: str | Path) -> Path:
+    """The sidecar of ``table``: ``results/baselines.tsv`` -> ``results/baselines.tsv.json``."""
+    table = Path(table)
+    return table.with_name(table.name + ".json")
+
+
+def provenance(config: dict, code_dir: str | Path) -> dict:
+    """The record for a table computed now, under ``config``, by the code in ``code_dir``."""
+    import torch
+
+    import klomflow
+
+    commit, dirty = _git_state(Path(code_dir))
+    return {
+        "klomflow_version": klomflow.__version__,
+        "git_commit": commit,
+        "git_uncommitted_changes": dirty,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset": dataset_provenance(config),
+        "software": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+        },
+        "device": _device(config.get("device", "cpu")),
+        "host": platform.node(),
+        "config": config,
+    }
+
+
+def dataset_provenance(config: dict) -> dict:
+    """Benchmark, forget set, and where the reference models came from (hub repo and revision)."""
+    source = config["reference"]["source"]
+    record = {
+        "benchmark": config["benchmark"],
+        "forget_set": config["forget_set"],
+        "n_models": config["n_models"],
+        "reference_source": source,
+    }
+    if source in _HUB_KEYS:
+        hub = config["hub"][_HUB_KEYS[source]]
+        record.update(repo_id=hub["repo_id"], revision=hub["revision"])
+    else:
+        record["reference_seed"] = config["reference"]["seed"]
+    return record
+
+
+def _device(configured: str) -> dict:
+    import torch
+
+    from klomflow.training import resolve_device
+
+    device = resolve_device(configured)
+    # Training jobs ran on `configured`; `resolved` is what it means on this host.
+    record = {"configured": configured, "resolved": str(device)}
+    if device.type == "cuda" and torch.cuda.is_available():
+        record["gpu"] = torch.cuda.get_device_name(device)
+    # KLOM itself is always computed with NumPy on the CPU.
+    record["klom_scored_on"] = "cpu"
+    return record
+
+
+def _git_state(directory: Path) -> tuple[str | None, bool | None]:
+    """The commit checked out at ``directory`` and whether it has uncommitted changes."""
+
+    def git(*args: str) -> str | None:
+        try:
+            result = subprocess.run(
+                ["git", "-C", str(directory), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return None, None
+    return commit, bool(git("status", "--porcelain", "--untracked-files=no"))
