@@ -28,8 +28,16 @@ rule score_baselines:
     input:
         unpack(get_baseline_inputs),
     output:
-        table="results/baselines.tsv",
-        provenance="results/baselines.tsv.json",
+        table=report(
+            "results/baselines.tsv",
+            caption="../report/baselines.rst",
+            category="Baselines",
+        ),
+        provenance=report(
+            "results/baselines.tsv.json",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
     log:
         "logs/score_baselines/baselines.log",
     benchmark:
@@ -49,7 +57,11 @@ rule eval_pretrain:
     input:
         "results/baselines.tsv",
     output:
-        table="results/eval_pretrain.tsv",
+        table=report(
+            "results/eval_pretrain.tsv",
+            caption="../report/eval_pretrain.rst",
+            category="Baselines",
+        ),
         provenance="results/eval_pretrain.tsv.json",
     log:
         "logs/eval_pretrain/eval_pretrain.log",

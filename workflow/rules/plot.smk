@@ -5,7 +5,11 @@ rule collect_compute_vs_klom:
     input:
         get_retraining_cells()[0],
     output:
-        table="results/compute_vs_klom.tsv",
+        table=report(
+            "results/compute_vs_klom.tsv",
+            caption="../report/compute_vs_klom_table.rst",
+            category="Compute vs KLOM",
+        ),
         provenance="results/compute_vs_klom.tsv.json",
     log:
         "logs/collect_compute_vs_klom/compute_vs_klom.log",
@@ -48,7 +52,11 @@ rule collect_methods:
     input:
         get_method_tables()[0],
     output:
-        table="results/methods.tsv",
+        table=report(
+            "results/methods.tsv",
+            caption="../report/methods_table.rst",
+            category="Unlearning methods",
+        ),
         provenance="results/methods.tsv.json",
     log:
         "logs/collect_methods/methods.log",
