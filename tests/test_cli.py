@@ -44,30 +44,6 @@ def test_score_prints_the_summary_and_writes_the_scores(margins):
     assert f"klom_p95\t{p95:.6g}" in result.stdout
 
 
-@pytest.mark.parametrize(
-    "make_bad, message",
-    [
-        (lambda d: None, "bad.npy: file missing"),
-        (lambda d: np.save(d / "bad.npy", np.zeros(5)), r"shape \(5,\), expected"),
-        (lambda d: np.save(d / "bad.npy", np.zeros((20, 50), dtype=int)), "dtype int64"),
-        (lambda d: np.save(d / "bad.npy", np.full((20, 50), np.nan)), "contain NaN"),
-        (lambda d: np.save(d / "bad.npy", np.zeros((20, 49))), "has shape"),
-        (lambda d: (d / "bad.npy").write_bytes(b"\x93NUMPY garbage"), "not a readable .npy"),
-    ],
-)
-def test_bad_margins_file_is_named_in_one_line(margins, make_bad, message):
-    directory, _, _ = margins
-    make_bad(directory)
-    result = klomflow_command(
-        "score", "unlearned.npy", "bad.npy", "--out", "scores.npy", cwd=directory
-    )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("klomflow: error: ")
-    assert re.search(message, lines[0])
-    assert not (directory / "scores.npy").exists()
-
-
 @pytest.fixture
 def easydub_dir(tmp_path):
     from conftest import easydub_hub_files, write_files

@@ -158,53 +158,6 @@ def test_changing_one_entry_reruns_only_that_entry(tiny_run):
     assert planned_jobs(tiny_run, "--configfile", "changed_method.yaml") == METHOD_JOBS
 
 
-@pytest.mark.parametrize(
-    "config, message",
-    [
-        ({"n_modles": 3}, "config: top level: Additional properties are not allowed ('n_modles'"),
-        ({"n_models": 0}, "config: n_models: 0 is less than the minimum of 1"),
-        ({"n_models": "ten"}, "config: n_models: 'ten' is not of type 'integer'"),
-        ({"benchmark": "mnist"}, "config: benchmark: 'mnist' is not one of"),
-        ({"forget_set": 7}, "config: forget_set: 7 is not a forget set of the digits benchmark"),
-        (
-            {"retrain": {"noise_levels": ["a"]}},
-            "config: retrain.noise_levels.0: 'a' is not of type",
-        ),
-        ({"retrain": {"seeds": [0, 0]}}, "config: retrain.seeds: [0, 0] has non-unique elements"),
-        ({"training": {"lr": -1}}, "config: training.lr: -1 is less than or equal to the minimum"),
-        (
-            {"training": {"weight_decay": "5e-4"}},
-            "config: training.weight_decay: '5e-4' is not of type",
-        ),
-        ({"model": "resnet9"}, "config: model: resnet9 does not take digits images"),
-        (
-            {"methods": {"x": {"method": "forgetful", "epochs": [1]}}},
-            "config: methods.x: unknown method 'forgetful'",
-        ),
-        (
-            {"methods": {"x": {"method": "scrub", "epochs": [1], "lr_rate": 1}}},
-            "config: methods.x: unknown parameter 'lr_rate' for scrub",
-        ),
-        (
-            {"methods": {"x": {"method": "no_such_module_xyz:run", "epochs": [1]}}},
-            "config: methods.x: cannot import 'no_such_module_xyz'",
-        ),
-        ({"methods": {"x": {"method": "scrub"}}}, "config: methods.x: 'epochs' is a required"),
-        (
-            {"methods": {"bad name": {"method": "scrub", "epochs": [1]}}},
-            "config: methods: 'bad name' does not match",
-        ),
-    ],
-)
-def test_bad_config_stops_with_the_key_named(tmp_path, config, message):
-    directory = copy_workflow(tmp_path)
-    write_config(directory, config, "bad.yaml")
-    result = snakemake(directory, "--dry-run", "--configfile", "bad.yaml")
-    assert result.returncode != 0
-    assert message in result.stdout + result.stderr
-    assert not (directory / "results").exists() and not (directory / "resources").exists()
-
-
 def test_snakemake_lint_finds_nothing(tmp_path):
     directory = copy_workflow(tmp_path)
     result = snakemake(directory, "--lint")

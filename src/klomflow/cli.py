@@ -16,6 +16,7 @@ import numpy as np
 import klomflow
 from klomflow.easydub import validate_dataset
 from klomflow.files import atomic_save_npy, load_npy
+from klomflow.joblog import EXPECTED_ERRORS, one_line
 from klomflow.klom import BINS, CLIP, EPS, klom_scores, summarize_klom
 
 
@@ -48,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"klomflow: error: {error}", file=sys.stderr)
+    except EXPECTED_ERRORS as error:
+        print(f"klomflow: error: {one_line(error)}", file=sys.stderr)
         return 2
 
 
@@ -80,12 +81,16 @@ def _validate_dataset(args) -> int:
 
 def _load_margins(path: Path) -> np.ndarray:
     margins = load_npy(path)
-    if margins.ndim != 2 or 0 in margins.shape:
+    if margins.ndim != 2:
         raise ValueError(
             f"{path}: margins have shape {margins.shape}, expected (n_models, n_samples)"
         )
+    if 0 in margins.shape:
+        raise ValueError(f"{path}: margins of shape {margins.shape} are empty")
     if not np.issubdtype(margins.dtype, np.floating):
         raise ValueError(f"{path}: margins have dtype {margins.dtype}, expected a float dtype")
-    if np.isnan(margins).any():
-        raise ValueError(f"{path}: margins contain NaN")
+    bad = np.argwhere(~np.isfinite(margins))
+    if bad.size:
+        m, i = bad[0]
+        raise ValueError(f"{path}: margins contain {margins[m, i]} (model {m}, sample {i})")
     return margins

@@ -1,8 +1,6 @@
-import logging
-import sys
+from klomflow.joblog import log_to
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+log_to(snakemake.log[0])
 
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import download_klom_models_forget_set

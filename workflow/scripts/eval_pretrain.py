@@ -1,8 +1,8 @@
 import logging
-import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+from klomflow.joblog import log_to
+
+log_to(snakemake.log[0])
 
 from klomflow.provenance import provenance
 from klomflow.scoring import PRETRAIN_COLUMNS, pretrain_table
