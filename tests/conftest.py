@@ -76,6 +76,37 @@ def tiny_run(tmp_path_factory):
     return directory
 
 
+def differing_outputs(first: Path, second: Path) -> list[str]:
+    """The files under results/ and resources/ of two run directories that differ.
+
+    Byte for byte, except two kinds: provenance sidecars (``*.json``), which
+    record when they were written, and checkpoints (``*.pt``), in which torch
+    stores a random serialization id; those are compared by their tensors.
+    """
+    import torch
+
+    files = sorted(
+        path.relative_to(first)
+        for folder in ("results", "resources")
+        for path in (first / folder).rglob("*")
+        if path.is_file() and path.suffix != ".json"
+    )
+    assert len(files) > 40, f"only {len(files)} outputs under {first}"
+    differing = []
+    for name in files:
+        a, b = first / name, second / name
+        if not b.is_file():
+            same = False
+        elif name.suffix == ".pt":
+            x, y = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+            same = x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+        else:
+            same = a.read_bytes() == b.read_bytes()
+        if not same:
+            differing.append(str(name))
+    return differing
+
+
 def write_fake_cifar10(root: Path, n_train: int = 20, n_val: int = 4) -> Path:
     """A CIFAR-10 directory in torchvision's layout, with random pixels.
 

@@ -26,6 +26,11 @@ rule define_digits_forget_set:
         "../scripts/define_digits_forget_set.py"
 
 
+# On a cluster it runs on the login node: compute nodes often have no internet.
+localrules:
+    download_cifar10,
+
+
 rule download_cifar10:
     output:
         directory(config["cifar10_dir"]),

@@ -2,6 +2,19 @@
 # klom-models), fetched a part at a time, only the files the run needs, and
 # checked before a job declares them done.
 
+# On a cluster these run on the submitting (login) node: compute nodes often
+# have no internet. download_klom_models_pretrain is not among them because it
+# evaluates the checkpoints on a GPU; on a cluster whose GPU nodes are offline,
+# fill the hub cache (config hub.cache_dir) from the login node first.
+localrules:
+    download_easydub_pretrain_margins,
+    download_easydub_forget_set,
+    download_easydub_pretrain_forget_margins,
+    download_easydub_oracle_margins,
+    download_easydub_checkpoints,
+    download_klom_models_forget_set,
+    download_klom_models_oracles,
+
 
 rule download_easydub_pretrain_margins:
     output:
