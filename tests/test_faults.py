@@ -1,6 +1,7 @@
 """Killed and interrupted runs: the re-run completes, to the outputs of an uninterrupted run."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ SLOW_CELL = {
     "methods": {},
 }
 CELL = "results/digits/forget_1/retrain/noise_0/seed_0/margins.npz"
+CELL_SCORES = "results/digits/forget_1/retrain/noise_0/seed_0/klom.tsv"
 RESUME_FILE = f"resume/{CELL}.pt"
 CELL_LOG = "logs/retrain_models/digits/forget_1/noise_0_seed_0.log"
 
@@ -35,8 +37,9 @@ def start_snakemake(directory: Path, *args: str) -> subprocess.Popen:
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Until ``path`` exists; a directory, until something is in it."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not (path.is_dir() and any(path.iterdir()) or path.is_file()):
         assert process.poll() is None, f"snakemake ended before {path} appeared"
         assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
         time.sleep(0.01)
@@ -49,11 +52,21 @@ def load(path: Path) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
+    """The directory of an uninterrupted run of the cell and its scoring."""
     directory = copy_workflow(tmp_path_factory.mktemp("uninterrupted"))
     write_config(directory, SLOW_CELL)
-    result = snakemake(directory, CELL, "--configfile", "test_config.yaml")
+    result = snakemake(directory, CELL_SCORES, "--configfile", "test_config.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
-    return load(directory / CELL)
+    return directory
+
+
+def rerun_after(sig: signal.Signals, directory: Path, target: str) -> None:
+    """Run ``target`` again, as a user would after the signal ``sig`` stopped its run."""
+    if sig == signal.SIGKILL:
+        # Nobody released the lock of the killed run.
+        assert snakemake(directory, "--unlock").returncode == 0
+    result = snakemake(directory, target, "--configfile", "test_config.yaml", "--rerun-incomplete")
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
@@ -66,15 +79,29 @@ def test_a_training_job_stopped_mid_way_resumes_to_the_same_margins(sig, uninter
     assert run.wait(timeout=60) != 0
     assert not (directory / CELL).exists()
 
-    if sig == signal.SIGKILL:
-        # Nobody released the lock of the killed run.
-        assert snakemake(directory, "--unlock").returncode == 0
-    result = snakemake(directory, CELL, "--configfile", "test_config.yaml", "--rerun-incomplete")
-    assert result.returncode == 0, result.stderr[-3000:]
+    rerun_after(sig, directory, CELL)
 
     assert "resuming after epoch" in (directory / CELL_LOG).read_text()
-    resumed = load(directory / CELL)
-    assert resumed.keys() == uninterrupted.keys()
+    resumed, expected = load(directory / CELL), load(uninterrupted / CELL)
+    assert resumed.keys() == expected.keys()
     for name in resumed:
-        np.testing.assert_array_equal(resumed[name], uninterrupted[name], err_msg=name)
+        np.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
     assert not (directory / RESUME_FILE).exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_a_scoring_job_stopped_mid_way_reruns_to_the_same_table(sig, uninterrupted, tmp_path):
+    directory = tmp_path / "run"
+    shutil.copytree(uninterrupted, directory)  # the cell trained, its scores not yet
+    for name in (CELL_SCORES, CELL_SCORES + ".json"):
+        (directory / name).unlink()
+    run = start_snakemake(directory, CELL_SCORES, "--configfile", "test_config.yaml")
+    # Snakemake marks a job's outputs incomplete when the job starts; the
+    # scoring script needs a second or more to load Python, torch and the margins.
+    wait_for(directory / ".snakemake/incomplete", run)
+    os.killpg(run.pid, sig)
+    assert run.wait(timeout=60) != 0
+    assert not (directory / CELL_SCORES).exists()
+
+    rerun_after(sig, directory, CELL_SCORES)
+    assert (directory / CELL_SCORES).read_bytes() == (uninterrupted / CELL_SCORES).read_bytes()

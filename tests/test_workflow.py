@@ -1,11 +1,23 @@
 """The workflow through Snakemake itself, on the tiny config of conftest.py."""
 
 import json
+import re
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_CONFIG, copy_workflow, planned_jobs, snakemake, write_config
+from conftest import (
+    REPO,
+    TINY_CONFIG,
+    copy_workflow,
+    differing_outputs,
+    planned_jobs,
+    snakemake,
+    write_config,
+)
 
 from klomflow.margins import EpochMargins
 from klomflow.splits import BENCHMARKS
@@ -184,3 +196,62 @@ def test_every_table_carries_its_provenance(tiny_run):
         }
         assert record["software"]["torch"] == torch.__version__
         assert record["device"]["resolved"] == "cpu"
+
+
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory):
+    """The tiny config run again in a new directory, with two more runs started beside it.
+
+    Returns the directory and the results of the runs started beside it:
+    one plain, one with --rerun-incomplete.
+    """
+    directory = copy_workflow(tmp_path_factory.mktemp("second_run"))
+    write_config(directory, TINY_CONFIG)
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--configfile",
+        "test_config.yaml",
+    ]
+    with open(directory / "run.out", "w") as out:
+        run = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
+        locks = directory / ".snakemake/locks"
+        deadline = time.monotonic() + 120
+        while not (locks.is_dir() and any(locks.iterdir())):
+            assert run.poll() is None and time.monotonic() < deadline, "the run took no lock"
+            time.sleep(0.05)
+        beside = [
+            snakemake(directory, "--configfile", "test_config.yaml", *extra)
+            for extra in ([], ["--rerun-incomplete"])
+        ]
+        assert run.poll() is None, "the first run ended before the others were refused"
+        assert run.wait(timeout=600) == 0, (directory / "run.out").read_text()[-3000:]
+    return directory, beside
+
+
+def test_runs_started_beside_a_running_one_are_refused(second_run):
+    _, (plain, rerun_incomplete) = second_run
+    # A plain run stops at the outputs of the running job, which look incomplete
+    # to it, or at the lock; one that would redo incomplete jobs, at the lock.
+    assert plain.returncode != 0
+    assert re.search("Directory cannot be locked|Incomplete files", plain.stderr)
+    assert rerun_incomplete.returncode != 0
+    assert "Directory cannot be locked" in rerun_incomplete.stderr
+
+
+def test_the_same_config_gives_byte_identical_outputs_on_cpu(tiny_run, second_run):
+    directory, _ = second_run
+    assert differing_outputs(tiny_run, directory) == []
+
+
+def test_the_local_profile_plans_the_same_jobs(tmp_path):
+    directory = copy_workflow(tmp_path)
+    write_config(directory, TINY_CONFIG)
+    with_profile = planned_jobs(
+        directory, "--profile", str(REPO / "profiles/local"), "--configfile", "test_config.yaml"
+    )
+    assert with_profile == planned_jobs(directory, "--configfile", "test_config.yaml")
+    assert with_profile["retrain_models"] == 2

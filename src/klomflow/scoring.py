@@ -7,6 +7,7 @@ import numpy as np
 from klomflow.easydub import EasyDUBLayout
 from klomflow.klom import klom_scores, summarize_klom
 from klomflow.margins import EpochMargins
+from klomflow.progress import progress
 from klomflow.splits import SPLITS
 
 SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05"]
@@ -23,7 +24,13 @@ def score_epochs(
     (model, sample) pairs with a positive margin.
     """
     rows = []
-    for i, (epoch, pct) in enumerate(zip(recorded.epochs, recorded.compute_pct)):
+    epochs = progress(
+        enumerate(zip(recorded.epochs, recorded.compute_pct)),
+        total=len(recorded.epochs),
+        desc=f"KLOM of {recorded.margins['retain'].shape[1]} models",
+        unit="epoch",
+    )
+    for i, (epoch, pct) in epochs:
         for split in SPLITS:
             margins = recorded.margins[split][i]
             scores = klom_scores(margins, oracle[split], n_threads=n_threads)
