@@ -33,15 +33,36 @@ def start_snakemake(directory: Path, *args: str) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        # A shell that starts the tests in the background makes them ignore
+        # SIGINT, and children inherit that; Ctrl-C in a terminal is not ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
-    """Until ``path`` exists; a directory, until something is in it."""
     deadline = time.monotonic() + timeout
-    while not (path.is_dir() and any(path.iterdir()) or path.is_file()):
+    while not path.exists():
         assert process.poll() is None, f"snakemake ended before {path} appeared"
         assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
+        time.sleep(0.01)
+
+
+def wait_for_script(name: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Until a job of ``process`` (a process of its session) runs the workflow script ``name``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for entry in Path("/proc").iterdir():
+            try:
+                if (
+                    entry.name.isdigit()
+                    and os.getsid(int(entry.name)) == process.pid
+                    and name.encode() in (entry / "cmdline").read_bytes()
+                ):
+                    return
+            except OSError:  # the process ended while we looked
+                continue
+        assert process.poll() is None, f"snakemake ended before running {name}"
+        assert time.monotonic() < deadline, f"no job ran {name} in {timeout} s"
         time.sleep(0.01)
 
 
@@ -96,9 +117,8 @@ def test_a_scoring_job_stopped_mid_way_reruns_to_the_same_table(sig, uninterrupt
     for name in (CELL_SCORES, CELL_SCORES + ".json"):
         (directory / name).unlink()
     run = start_snakemake(directory, CELL_SCORES, "--configfile", "test_config.yaml")
-    # Snakemake marks a job's outputs incomplete when the job starts; the
-    # scoring script needs a second or more to load Python, torch and the margins.
-    wait_for(directory / ".snakemake/incomplete", run)
+    # The script needs a second or more to load Python, torch and the margins.
+    wait_for_script("score_epochs.py", run)
     os.killpg(run.pid, sig)
     assert run.wait(timeout=60) != 0
     assert not (directory / CELL_SCORES).exists()
