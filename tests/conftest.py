@@ -1,8 +1,10 @@
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +45,41 @@ def write_config(directory: Path, config: dict, name: str = "test_config.yaml") 
     return path
 
 
+def snakemake_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+
+
 def snakemake(directory: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        snakemake_command(*args),
         cwd=directory,
         capture_output=True,
         text=True,
         env=None if env is None else {**os.environ, **env},
     )
+
+
+def start_snakemake(directory: Path, *args: str, output=subprocess.DEVNULL) -> subprocess.Popen:
+    """Snakemake in the background, in its own process group, as a terminal runs it."""
+    return subprocess.Popen(
+        snakemake_command(*args),
+        cwd=directory,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        # A shell that starts the tests in the background makes them ignore
+        # SIGINT, and children inherit that; Ctrl-C in a terminal is not ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Until ``path`` exists, while ``process`` (a background snakemake) still runs."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, f"snakemake ended before {path} appeared"
+        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
+        time.sleep(0.01)
 
 
 def planned_jobs(directory: Path, *args: str) -> dict[str, int]:

@@ -4,13 +4,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_workflow, snakemake, write_config
+from conftest import copy_workflow, snakemake, start_snakemake, wait_for, write_config
 
 # One retraining cell, long enough (about 4 s of training) to be killed mid-way.
 SLOW_CELL = {
@@ -23,28 +22,6 @@ CELL = "results/digits/forget_1/retrain/noise_0/seed_0/margins.npz"
 CELL_SCORES = "results/digits/forget_1/retrain/noise_0/seed_0/klom.tsv"
 RESUME_FILE = f"resume/{CELL}.pt"
 CELL_LOG = "logs/retrain_models/digits/forget_1/noise_0_seed_0.log"
-
-
-def start_snakemake(directory: Path, *args: str) -> subprocess.Popen:
-    """Snakemake in its own process group, as a terminal or a batch system runs it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
-        cwd=directory,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        # A shell that starts the tests in the background makes them ignore
-        # SIGINT, and children inherit that; Ctrl-C in a terminal is not ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-
-
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, f"snakemake ended before {path} appeared"
-        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
-        time.sleep(0.01)
 
 
 def wait_for_script(name: str, process: subprocess.Popen, timeout: float = 120) -> None:

@@ -63,7 +63,11 @@ def squeue(job_ids: list[str]) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def slurm_run(tmp_path_factory):
-    """The tiny workflow run through the SLURM profile: (directory, planned jobs, main log)."""
+    """The tiny workflow run through the SLURM profile.
+
+    Returns its directory, the jobs a local run would plan, the (SLURM job
+    id, rule) of each submission, and SLURM's (state, GPU request) per job id.
+    """
     reason = why_no_slurm()
     if reason is not None:
         if os.environ.get("CI") == "true":
@@ -80,23 +84,20 @@ def slurm_run(tmp_path_factory):
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    return directory, planned, output
+    submitted = SUBMITTED.findall(output)
+    return directory, planned, submitted, squeue([job for job, _ in submitted])
 
 
 def test_every_job_but_the_target_is_a_slurm_job_that_completed(slurm_run):
-    _, planned, output = slurm_run
-    submitted = SUBMITTED.findall(output)
+    _, planned, submitted, states = slurm_run
     expected = {rule: n for rule, n in planned.items() if rule != "all"}  # `all` runs no code
     assert Counter(rule for _, rule in submitted) == expected
-    states = squeue([job for job, _ in submitted])
     assert {state for state, _ in states.values()} == {"COMPLETED"}
     assert len(states) == len(submitted)
 
 
 def test_training_jobs_request_a_gpu_and_the_others_none(slurm_run):
-    _, _, output = slurm_run
-    submitted = SUBMITTED.findall(output)
-    states = squeue([job for job, _ in submitted])
+    _, _, submitted, states = slurm_run
     requests = {rule: set() for _, rule in submitted}
     for job, rule in submitted:
         requests[rule].add(states[job][1])
@@ -106,5 +107,5 @@ def test_training_jobs_request_a_gpu_and_the_others_none(slurm_run):
 
 
 def test_outputs_equal_those_of_a_local_run(slurm_run, tiny_run):
-    directory, _, _ = slurm_run
+    directory, *_ = slurm_run
     assert differing_outputs(tiny_run, directory) == []

@@ -2,9 +2,6 @@
 
 import json
 import re
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +13,8 @@ from conftest import (
     differing_outputs,
     planned_jobs,
     snakemake,
+    start_snakemake,
+    wait_for,
     write_config,
 )
 
@@ -207,22 +206,9 @@ def second_run(tmp_path_factory):
     """
     directory = copy_workflow(tmp_path_factory.mktemp("second_run"))
     write_config(directory, TINY_CONFIG)
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--cores",
-        "2",
-        "--configfile",
-        "test_config.yaml",
-    ]
     with open(directory / "run.out", "w") as out:
-        run = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
-        locks = directory / ".snakemake/locks"
-        deadline = time.monotonic() + 120
-        while not (locks.is_dir() and any(locks.iterdir())):
-            assert run.poll() is None and time.monotonic() < deadline, "the run took no lock"
-            time.sleep(0.05)
+        run = start_snakemake(directory, "--configfile", "test_config.yaml", output=out)
+        wait_for(directory / ".snakemake/locks/0.output.lock", run)
         beside = [
             snakemake(directory, "--configfile", "test_config.yaml", *extra)
             for extra in ([], ["--rerun-incomplete"])
