@@ -5,15 +5,16 @@ import pytest
 import torch
 from conftest import write_fake_cifar10
 
+from klomflow.benchmarks import BENCHMARKS
 from klomflow.datasets import (
-    DIGITS_FORGET_SETS,
+    DIGITS_FORGET_SET_PICKERS,
     build_digits,
     digits_forget_set,
     load_cifar10,
     load_saved_dataset,
     save_dataset,
 )
-from klomflow.splits import BENCHMARKS, check_forget_set, retain_indices
+from klomflow.splits import check_forget_set, retain_indices
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +57,16 @@ def test_saved_digits_load_back_identically(digits, tmp_path):
     assert torch.equal(loaded.val_labels, dataset.val_labels)
 
 
-@pytest.mark.parametrize("k", sorted(DIGITS_FORGET_SETS))
+@pytest.mark.parametrize("k", sorted(DIGITS_FORGET_SET_PICKERS))
 def test_digits_forget_sets_are_valid_and_deterministic(digits, k):
     dataset, _ = digits
     indices = digits_forget_set(k, dataset)
     check_forget_set(indices, dataset.n_train)
     np.testing.assert_array_equal(indices, digits_forget_set(k, dataset))
+
+
+def test_every_registered_digits_forget_set_has_a_picker():
+    assert sorted(DIGITS_FORGET_SET_PICKERS) == sorted(BENCHMARKS["digits"].forget_sets)
 
 
 def test_forget_set_sizes(digits):

@@ -4,8 +4,8 @@ Two benchmarks:
 
 - ``digits``, the embedded one: scikit-learn's bundled 8x8 handwritten digits
   (1,797 images, 10 classes), split once into a stratified train split of
-  1,438 and a val split of 359 images. Its forget sets are defined in
-  :data:`DIGITS_FORGET_SETS`. Needs no network.
+  1,438 and a val split of 359 images. Its forget sets are picked by
+  :data:`DIGITS_FORGET_SET_PICKERS`. Needs no network.
 - ``cifar10``, EasyDUB's: CIFAR-10 from a local torchvision directory, in
   torchvision's order (the forget-set indices refer to it), normalised with
   the EasyDUB mean and std, no augmentation (SPEC §6).
@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from klomflow.benchmarks import get_benchmark
 from klomflow.files import atomic_save_npz
-from klomflow.splits import check_forget_set, get_benchmark, retain_indices
+from klomflow.splits import check_forget_set, retain_indices
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2023, 0.1994, 0.2010)
@@ -142,25 +143,25 @@ def _highest_on_component(component: int, size: int):
     return pick
 
 
-# The digits forget sets, in the spirit of EasyDUB's (SPEC §4). Set 1, the
-# default, holds the images a model can only get right by memorising them:
-# there, as on CIFAR-10, pretrain and oracle models differ most. Set 3 is a
-# coherent subpopulation picked by a principal component of the pixels
-# (EasyDUB uses the datamodel matrix, which a laptop cannot compute).
-DIGITS_FORGET_SETS = {
-    1: ("the 50 train images farthest from their class mean (atypical)", _most_atypical(50)),
-    2: ("100 random train images", _random(100, seed=2)),
-    3: (
-        "the 100 train images highest on the first principal component",
-        _highest_on_component(0, 100),
-    ),
+# How each digits forget set is picked, in the spirit of EasyDUB's (SPEC §4);
+# what each holds is in klomflow.benchmarks. Set 1 holds the images a model can
+# only get right by memorising them: there, as on CIFAR-10, pretrain and
+# oracle models differ most. Set 3 is a coherent subpopulation picked by a
+# principal component of the pixels (EasyDUB uses the datamodel matrix, which
+# a laptop cannot compute).
+DIGITS_FORGET_SET_PICKERS = {
+    1: _most_atypical(50),
+    2: _random(100, seed=2),
+    3: _highest_on_component(0, 100),
 }
 
 
 def digits_forget_set(k: int, dataset: ImageDataset) -> np.ndarray:
-    if k not in DIGITS_FORGET_SETS:
-        raise ValueError(f"unknown digits forget set {k}; known: {sorted(DIGITS_FORGET_SETS)}")
-    return DIGITS_FORGET_SETS[k][1](dataset).astype(np.int64)
+    if k not in DIGITS_FORGET_SET_PICKERS:
+        raise ValueError(
+            f"unknown digits forget set {k}; known: {sorted(DIGITS_FORGET_SET_PICKERS)}"
+        )
+    return DIGITS_FORGET_SET_PICKERS[k](dataset).astype(np.int64)
 
 
 # -- CIFAR-10 ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Benchmarks, their splits and forget sets, as sizes and indices (no images).
+"""The splits of a benchmark and its forget sets, as indices (no images).
 
 Every model is scored on three splits (SPEC §3): ``retain``, the train
 samples outside the forget set; ``forget``, the forget set in the order of its
@@ -8,32 +8,9 @@ indices into the train split.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 SPLITS = ("retain", "forget", "val")
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    """A benchmark's dataset: its name (also its name in the EasyDUB layout) and split sizes."""
-
-    name: str
-    n_train: int
-    n_val: int
-
-
-BENCHMARKS = {
-    "digits": Benchmark("digits", n_train=1438, n_val=359),
-    "cifar10": Benchmark("cifar10", n_train=50_000, n_val=10_000),
-}
-
-
-def get_benchmark(name: str) -> Benchmark:
-    if name not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
-    return BENCHMARKS[name]
 
 
 def check_forget_set(indices: np.ndarray, n_train: int, source: str = "forget set") -> np.ndarray:

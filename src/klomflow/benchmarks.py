@@ -1,0 +1,87 @@
+"""The benchmarks klomflow knows: the one registry of their facts.
+
+Everything that differs between benchmarks and is not an experiment choice
+lives here, read by the workflow's rules, its scripts, the benchmark scripts
+and the tests alike: the split sizes, the image shape, the model that takes
+the images, the forget sets, and where a reference set can come from.
+
+A reference set holds, per forget set, ``n_oracles(N)`` oracle models: the
+first N are what unlearned models are scored against, the other N, disjoint
+from them, give the oracle floor (oracle against oracle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark's dataset, model and forget sets.
+
+    ``name`` is also its name in the EasyDUB layout; ``forget_sets`` maps each
+    forget set's number to what it holds; ``sources`` are the places its
+    pretrain and oracle models can come from (config ``reference.source``).
+    """
+
+    name: str
+    n_train: int
+    n_val: int
+    image_shape: tuple[int, int, int]  # (channels, height, width)
+    model: str  # the architecture of klomflow.models that takes the images
+    forget_sets: dict[int, str] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+
+BENCHMARKS = {
+    "digits": Benchmark(
+        "digits",
+        n_train=1438,
+        n_val=359,
+        image_shape=(1, 8, 8),
+        model="digits_cnn",
+        # Picked by klomflow.datasets.digits_forget_set; see the README for why.
+        forget_sets={
+            1: "the 50 train images farthest from their class mean (atypical)",
+            2: "100 random train images",
+            3: "the 100 train images highest on the first principal component",
+        },
+        sources=("local",),
+    ),
+    "cifar10": Benchmark(
+        "cifar10",
+        n_train=50_000,
+        n_val=10_000,
+        image_shape=(3, 32, 32),
+        model="resnet9",
+        # SPEC §4; the files come from the hub.
+        forget_sets={
+            1: "10 random train images",
+            2: "100 random train images",
+            3: "500 random train images",
+            4: "the 10 highest on the first principal component of the datamodel matrix",
+            5: "the 100 highest on the first principal component of the datamodel matrix",
+            6: "250 highest and 250 lowest on the first principal component",
+            7: "the 10 highest on the second principal component",
+            8: "the 100 highest on the second principal component",
+            9: "250 highest and 250 lowest on the second principal component",
+            10: "the 100 train images nearest train image 6 in CLIP space",
+        },
+        sources=("easydub", "klom-models"),
+    ),
+}
+
+
+def get_benchmark(name: str) -> Benchmark:
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[name]
+
+
+def n_oracles(n_models: int) -> int:
+    """Oracle models a reference set needs per forget set for N scored models: 2N.
+
+    Oracles 0..N-1 score the unlearned models; N..2N-1 score oracles 0..N-1
+    (the floor).
+    """
+    return 2 * n_models
