@@ -23,17 +23,136 @@ from pathlib import Path
 
 import numpy as np
 
+from klomflow.benchmarks import get_benchmark
 from klomflow.files import atomic_save_npy, atomic_torch_save, load_npy
-from klomflow.splits import check_forget_set, get_benchmark, retain_indices
+from klomflow.splits import SPLITS, check_forget_set, retain_indices
+
+
+@dataclass(frozen=True)
+class ReferenceFormat:
+    """How the files of a reference set are named and shaped, wherever they are.
+
+    ``arch`` is the architecture directory in the layout; ``epoch`` the epoch
+    in the file names (EasyDUB: 23, the last of 24, counted from 0);
+    ``n_train`` and ``n_val`` the split sizes every file is checked against.
+    The workflow names the directories; these readers and writers take them.
+    """
+
+    arch: str
+    epoch: int
+    n_train: int
+    n_val: int
+
+    def check_images(self, dataset) -> None:
+        """ValueError if ``dataset`` (an ImageDataset) does not have these split sizes."""
+        sizes = (dataset.n_train, len(dataset.val_labels))
+        if sizes != (self.n_train, self.n_val):
+            raise ValueError(
+                f"the images have {sizes[0]} train and {sizes[1]} val samples, "
+                f"but the reference set is for {self.n_train} and {self.n_val}"
+            )
+
+    def model_file(self, directory: Path, model_id: int, suffix: str = ".npy") -> Path:
+        return Path(directory) / f"id_{model_id}_epoch_{self.epoch}{suffix}"
+
+    def oracle_split_dir(self, oracle_dir: Path, split: str) -> Path:
+        """The directory of one split's files in an oracle set ``.../oracle/forget_{k}``."""
+        return Path(oracle_dir) / split / self.arch
+
+    # -- reading ---------------------------------------------------------------
+
+    def read_forget_set(self, path: Path) -> np.ndarray:
+        return check_forget_set(load_npy(path), self.n_train, source=str(path))
+
+    def read_split_margins(
+        self, directory: Path, split: str, forget_set: np.ndarray, model_ids
+    ) -> np.ndarray:
+        """Margins ``(len(model_ids), n_samples)`` on ``split`` from the files in ``directory``.
+
+        A ``retain`` file may cover the whole train split (pretrain models do);
+        the forget set is then dropped from it, so that every split lines up
+        sample by sample between pretrain and oracle models.
+        """
+        expected = {
+            "retain": (self.n_train - len(forget_set), self.n_train),
+            "forget": (len(forget_set),),
+            "val": (self.n_val,),
+        }[split]
+        margins = read_margins(directory, model_ids, self.epoch, expected)
+        if split == "retain" and margins.shape[1] == self.n_train:
+            margins = margins[:, retain_indices(forget_set, self.n_train)]
+        return margins
+
+    def read_oracle_margins(
+        self, oracle_dir: Path, forget_set: np.ndarray, model_ids
+    ) -> dict[str, np.ndarray]:
+        """Margins of oracles ``model_ids`` on every split, from ``.../oracle/forget_{k}``."""
+        return {
+            split: self.read_split_margins(
+                self.oracle_split_dir(oracle_dir, split), split, forget_set, model_ids
+            )
+            for split in SPLITS
+        }
+
+    def read_checkpoints(self, directory: Path, model_ids) -> list[dict]:
+        """State dicts of the pretrain models, ``model.``/``module.`` prefixes stripped.
+
+        Each must load into the architecture exactly; else an error naming the file.
+        """
+        import torch  # only checkpoints need it; scoring stays light
+
+        from klomflow.models import build_model
+
+        states = []
+        for m in model_ids:
+            path = self.model_file(directory, m, ".pt")
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: pretrain checkpoint missing")
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as error:
+                raise ValueError(f"{path}: not a readable checkpoint ({error})") from None
+            state = strip_state_dict_prefix(state.get("state_dict", state))
+            try:
+                build_model(self.arch).load_state_dict(state, strict=True)
+            except RuntimeError as error:
+                reason = " ".join(str(error).split())[:300]
+                raise ValueError(f"{path}: does not load into {self.arch} ({reason})") from None
+            states.append(state)
+        return states
+
+    # -- writing ---------------------------------------------------------------
+
+    def write_forget_set(self, path: Path, indices: np.ndarray) -> None:
+        atomic_save_npy(path, check_forget_set(indices, self.n_train))
+
+    def write_margins(self, directory: Path, margins: np.ndarray, first_model: int = 0) -> None:
+        """One file per row of ``margins`` ``(n_models, n_samples)``, ids from ``first_model``."""
+        for i, row in enumerate(np.asarray(margins, dtype=np.float32)):
+            atomic_save_npy(self.model_file(directory, first_model + i), row)
+
+    def write_oracle_margins(
+        self, oracle_dir: Path, margins: dict[str, np.ndarray], first_model: int = 0
+    ) -> None:
+        for split in SPLITS:
+            self.write_margins(
+                self.oracle_split_dir(oracle_dir, split), margins[split], first_model
+            )
+
+    def write_checkpoints(
+        self, directory: Path, state_dicts: list[dict], first_model: int = 0
+    ) -> None:
+        for i, state in enumerate(state_dicts):
+            atomic_torch_save(self.model_file(directory, first_model + i, ".pt"), state)
 
 
 @dataclass(frozen=True)
 class EasyDUBLayout:
-    """Paths and readers for one dataset/architecture in an EasyDUB-layout directory.
+    """A reference set under one root, in the hub's EasyDUB layout (SPEC §4).
 
-    ``epoch`` is the epoch in the file names (EasyDUB: 23, the last of 24,
-    counted from 0); ``n_train`` and ``n_val`` are the split sizes every
-    file is checked against.
+    The paths the hub names its files by, for the downloads and for
+    ``klomflow validate-dataset``; the files themselves are read and written
+    by :class:`ReferenceFormat` (``self.format``).
     """
 
     root: Path
@@ -59,14 +178,12 @@ class EasyDUBLayout:
             Path(root), benchmark, arch, epoch, n_train or sizes.n_train, n_val or sizes.n_val
         )
 
+    @property
+    def format(self) -> ReferenceFormat:
+        return ReferenceFormat(self.arch, self.epoch, self.n_train, self.n_val)
+
     def check_images(self, dataset) -> None:
-        """ValueError if ``dataset`` (an ImageDataset) does not have the layout's split sizes."""
-        sizes = (dataset.n_train, len(dataset.val_labels))
-        if sizes != (self.n_train, self.n_val):
-            raise ValueError(
-                f"the {self.dataset} images have {sizes[0]} train and {sizes[1]} val samples, "
-                f"but the reference set in {self.root} is for {self.n_train} and {self.n_val}"
-            )
+        self.format.check_images(dataset)
 
     # -- paths ---------------------------------------------------------------
 
@@ -77,82 +194,47 @@ class EasyDUBLayout:
         """``split``: ``retain`` (all train), ``val`` or ``forget_{k}``."""
         return self.root / "margins" / self.dataset / "pretrain" / split / self.arch
 
+    def oracle_set_dir(self, k: int) -> Path:
+        return self.root / "margins" / self.dataset / "oracle" / f"forget_{k}"
+
     def oracle_dir(self, k: int, split: str) -> Path:
-        return self.root / "margins" / self.dataset / "oracle" / f"forget_{k}" / split / self.arch
+        return self.format.oracle_split_dir(self.oracle_set_dir(k), split)
 
     def checkpoint_dir(self) -> Path:
         return self.root / "models" / self.dataset / "pretrain" / self.arch
 
     def model_file(self, directory: Path, model_id: int, suffix: str = ".npy") -> Path:
-        return directory / f"id_{model_id}_epoch_{self.epoch}{suffix}"
+        return self.format.model_file(directory, model_id, suffix)
 
     # -- reading ---------------------------------------------------------------
 
     def read_forget_set(self, k: int) -> np.ndarray:
-        path = self.forget_set_file(k)
-        return check_forget_set(load_npy(path), self.n_train, source=str(path))
+        return self.format.read_forget_set(self.forget_set_file(k))
 
     def pretrain_margins(self, split: str, k: int, model_ids) -> np.ndarray:
         """Pretrain margins ``(len(model_ids), n_samples)`` on ``split`` of forget set ``k``."""
         directory = self.pretrain_dir(f"forget_{k}" if split == "forget" else split)
-        return self._split_margins(directory, split, k, model_ids)
+        return self.format.read_split_margins(directory, split, self.read_forget_set(k), model_ids)
 
     def oracle_margins(self, k: int, split: str, model_ids) -> np.ndarray:
         """Margins ``(len(model_ids), n_samples)`` of the oracles of forget set ``k``."""
-        return self._split_margins(self.oracle_dir(k, split), split, k, model_ids)
-
-    def _split_margins(self, directory: Path, split: str, k: int, model_ids) -> np.ndarray:
-        forget_set = self.read_forget_set(k)
-        expected = {
-            "retain": (self.n_train - len(forget_set), self.n_train),
-            "forget": (len(forget_set),),
-            "val": (self.n_val,),
-        }[split]
-        margins = read_margins(directory, model_ids, self.epoch, expected)
-        if split == "retain" and margins.shape[1] == self.n_train:
-            margins = margins[:, retain_indices(forget_set, self.n_train)]
-        return margins
+        return self.format.read_split_margins(
+            self.oracle_dir(k, split), split, self.read_forget_set(k), model_ids
+        )
 
     def read_checkpoints(self, model_ids) -> list[dict]:
-        """State dicts of the pretrain models, ``model.``/``module.`` prefixes stripped.
-
-        Each must load into the layout's architecture exactly; else an error naming the file.
-        """
-        import torch  # only checkpoints need it; scoring stays light
-
-        from klomflow.models import build_model
-
-        states = []
-        for m in model_ids:
-            path = self.model_file(self.checkpoint_dir(), m, ".pt")
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: pretrain checkpoint missing")
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as error:
-                raise ValueError(f"{path}: not a readable checkpoint ({error})") from None
-            state = strip_state_dict_prefix(state.get("state_dict", state))
-            try:
-                build_model(self.arch).load_state_dict(state, strict=True)
-            except RuntimeError as error:
-                reason = " ".join(str(error).split())[:300]
-                raise ValueError(f"{path}: does not load into {self.arch} ({reason})") from None
-            states.append(state)
-        return states
+        return self.format.read_checkpoints(self.checkpoint_dir(), model_ids)
 
     # -- writing ---------------------------------------------------------------
 
     def write_forget_set(self, k: int, indices: np.ndarray) -> None:
-        atomic_save_npy(self.forget_set_file(k), check_forget_set(indices, self.n_train))
+        self.format.write_forget_set(self.forget_set_file(k), indices)
 
     def write_margins(self, directory: Path, margins: np.ndarray, first_model: int = 0) -> None:
-        """One file per row of ``margins`` ``(n_models, n_samples)``, ids from ``first_model``."""
-        for i, row in enumerate(np.asarray(margins, dtype=np.float32)):
-            atomic_save_npy(self.model_file(directory, first_model + i), row)
+        self.format.write_margins(directory, margins, first_model)
 
     def write_checkpoints(self, state_dicts: list[dict], first_model: int = 0) -> None:
-        for i, state in enumerate(state_dicts):
-            atomic_torch_save(self.model_file(self.checkpoint_dir(), first_model + i, ".pt"), state)
+        self.format.write_checkpoints(self.checkpoint_dir(), state_dicts, first_model)
 
 
 def read_margins(directory: Path, model_ids, epoch: int, lengths: tuple[int, ...]) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Building a reference set locally: pretrain and oracle models in the EasyDUB layout.
 
 For benchmarks without a published reference set (the embedded digits one),
-the pipeline trains it: N pretrain models on the whole train split, and 2N
-oracle models per forget set on its retain split. Oracles 0..N-1 are what
+the pipeline trains it: N pretrain models on the whole train split, and
+``n_oracles(N)`` = 2N oracle models per forget set on its retain split. Oracles 0..N-1 are what
 unlearned models are scored against; oracles N..2N-1, trained the same way
 with other seeds, give the honest floor (oracle against oracle).
 """
@@ -10,12 +10,11 @@ with other seeds, give the honest floor (oracle against oracle).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-import numpy as np
-
+from klomflow.benchmarks import n_oracles
 from klomflow.datasets import ImageDataset
-from klomflow.easydub import EasyDUBLayout
-from klomflow.splits import SPLITS
+from klomflow.easydub import ReferenceFormat, read_margins
 from klomflow.training import TrainingRecipe, derive_seed, train_models
 
 log = logging.getLogger(__name__)
@@ -35,21 +34,27 @@ def oracle_seed(reference_seed: int, forget_set: int) -> int:
 
 
 def build_pretrain_models(
-    layout: EasyDUBLayout,
+    reference: ReferenceFormat,
     dataset: ImageDataset,
-    model_name: str,
     recipe: TrainingRecipe,
     *,
     n_models: int,
     reference_seed: int,
     device,
+    retain_dir: Path,
+    val_dir: Path,
+    checkpoint_dir: Path,
     resume_file=None,
 ) -> None:
-    """Train N models on the whole train split; write their margins and checkpoints."""
-    layout.check_images(dataset)
+    """Train N models on the whole train split; write their margins and checkpoints.
+
+    ``retain_dir`` gets the margins on the whole train split (as EasyDUB's
+    pretrain "retain" files hold them), ``val_dir`` those on val.
+    """
+    reference.check_images(dataset)
     train = (dataset.train_images, dataset.train_labels)
     run = train_models(
-        model_name,
+        reference.arch,
         train,
         recipe,
         n_models=n_models,
@@ -58,50 +63,52 @@ def build_pretrain_models(
         device=device,
         resume_file=resume_file,
     )
-    layout.write_margins(layout.pretrain_dir("retain"), run.margins["retain"])
-    layout.write_margins(layout.pretrain_dir("val"), run.margins["val"])
-    layout.write_checkpoints(run.stack.state_dicts())
+    reference.write_margins(retain_dir, run.margins["retain"])
+    reference.write_margins(val_dir, run.margins["val"])
+    reference.write_checkpoints(checkpoint_dir, run.stack.state_dicts())
 
 
-def write_pretrain_forget_margins(layout: EasyDUBLayout, forget_set: int, n_models: int) -> None:
-    """Pretrain margins on forget set ``k``, taken from their margins on the whole train split."""
-    indices = layout.read_forget_set(forget_set)
-    for m in range(n_models):
-        source = layout.model_file(layout.pretrain_dir("retain"), m)
-        all_train = np.load(source)
-        if all_train.shape != (layout.n_train,):
-            raise ValueError(
-                f"{source}: expected ({layout.n_train},) margins, got {all_train.shape}"
-            )
-        layout.write_margins(
-            layout.pretrain_dir(f"forget_{forget_set}"), all_train[None, indices], m
-        )
+def write_pretrain_forget_margins(
+    reference: ReferenceFormat,
+    retain_dir: Path,
+    forget_set_file: Path,
+    forget_dir: Path,
+    n_models: int,
+) -> None:
+    """Pretrain margins on a forget set, cut from their margins on the whole train split."""
+    indices = reference.read_forget_set(forget_set_file)
+    all_train = read_margins(retain_dir, range(n_models), reference.epoch, (reference.n_train,))
+    reference.write_margins(forget_dir, all_train[:, indices])
 
 
 def build_oracle_models(
-    layout: EasyDUBLayout,
+    reference: ReferenceFormat,
     dataset: ImageDataset,
-    forget_set: int,
-    model_name: str,
     recipe: TrainingRecipe,
     *,
+    forget_set: int,
+    forget_set_file: Path,
     n_models: int,
     reference_seed: int,
     device,
+    oracle_dir: Path,
     resume_file=None,
 ) -> None:
-    """Train ``n_models`` (2N) models on the retain split of forget set ``k``; write their margins."""
-    layout.check_images(dataset)
-    splits = dataset.splits(layout.read_forget_set(forget_set))
+    """Train ``n_oracles(N)`` models on the retain split of forget set ``forget_set``.
+
+    Their margins go to ``oracle_dir`` (``.../oracle/forget_{k}``), one
+    directory per split.
+    """
+    reference.check_images(dataset)
+    splits = dataset.splits(reference.read_forget_set(forget_set_file))
     run = train_models(
-        model_name,
+        reference.arch,
         splits["retain"],
         recipe,
-        n_models=n_models,
+        n_models=n_oracles(n_models),
         seed=oracle_seed(reference_seed, forget_set),
         eval_splits=splits,
         device=device,
         resume_file=resume_file,
     )
-    for split in SPLITS:
-        layout.write_margins(layout.oracle_dir(forget_set, split), run.margins[split])
+    reference.write_oracle_margins(oracle_dir, run.margins)

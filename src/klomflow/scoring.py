@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from klomflow.easydub import EasyDUBLayout
+from klomflow.benchmarks import n_oracles
+from klomflow.easydub import ReferenceFormat
 from klomflow.klom import klom_scores, summarize_klom
 from klomflow.margins import EpochMargins
 from klomflow.progress import progress
 from klomflow.splits import SPLITS
 
+# The columns of each table. One cell's or setting's klom.tsv has
+# EPOCH_COLUMNS; the gathered tables say which benchmark and forget set each
+# row is of (FORGET_SET_COLUMNS first).
 SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05"]
-BASELINE_COLUMNS = ["baseline", "split", "n_models", *SUMMARY_COLUMNS]
 EPOCH_COLUMNS = ["epoch", "compute_pct", "split", *SUMMARY_COLUMNS, "accuracy"]
+FORGET_SET_COLUMNS = ["benchmark", "forget_set"]
+BASELINE_COLUMNS = [*FORGET_SET_COLUMNS, "baseline", "split", "n_models", *SUMMARY_COLUMNS]
+GRID_COLUMNS = [
+    *FORGET_SET_COLUMNS,
+    "noise",
+    "seed",
+    "epoch",
+    "compute_pct",
+    "split",
+    *SUMMARY_COLUMNS,
+]
+METHOD_COLUMNS = [
+    *FORGET_SET_COLUMNS,
+    "method",
+    "setting",
+    "params",
+    "epoch",
+    "split",
+    "n_models",
+    *SUMMARY_COLUMNS,
+    "accuracy",
+    "compute_pct",
+]
+PRETRAIN_COLUMNS = [*FORGET_SET_COLUMNS, "split", "n_models", "klom_p95"]
 
 
 def score_epochs(
@@ -46,23 +75,46 @@ def score_epochs(
     return rows
 
 
+def score_against_oracles(
+    reference: ReferenceFormat,
+    margins_file: Path,
+    oracle_dir: Path,
+    forget_set_file: Path,
+    n_models: int,
+    n_threads: int | None = None,
+) -> list[dict]:
+    """:func:`score_epochs` of a margins file (a retraining cell's, a method's) against oracles 0..N-1."""
+    forget_set = reference.read_forget_set(forget_set_file)
+    oracle = reference.read_oracle_margins(oracle_dir, forget_set, range(n_models))
+    return score_epochs(EpochMargins.load(margins_file), oracle, n_threads=n_threads)
+
+
 def score_baselines(
-    layout: EasyDUBLayout, forget_set: int, n_models: int, n_threads: int | None = None
+    reference: ReferenceFormat,
+    pretrain_dirs: dict[str, Path],
+    oracle_dir: Path,
+    forget_set_file: Path,
+    n_models: int,
+    n_threads: int | None = None,
 ) -> list[dict]:
     """The two reference points of every figure, one row per (baseline, split).
 
     ``pretrain``: the N pretrain models, trained on the forget set, against
     oracles 0..N-1 (what doing nothing scores). ``oracle_floor``: oracles
     0..N-1 against the disjoint oracles N..2N-1 (the best an unlearning
-    method can hope for with N models).
+    method can hope for with N models). ``pretrain_dirs[split]`` holds the
+    pretrain margins files of each split.
     """
-    first, second = range(n_models), range(n_models, 2 * n_models)
+    forget_set = reference.read_forget_set(forget_set_file)
+    oracles = reference.read_oracle_margins(oracle_dir, forget_set, range(n_oracles(n_models)))
     rows = []
     for split in SPLITS:
-        oracle = layout.oracle_margins(forget_set, split, first)
+        oracle = oracles[split][:n_models]
         candidates = {
-            "pretrain": layout.pretrain_margins(split, forget_set, first),
-            "oracle_floor": layout.oracle_margins(forget_set, split, second),
+            "pretrain": reference.read_split_margins(
+                pretrain_dirs[split], split, forget_set, range(n_models)
+            ),
+            "oracle_floor": oracles[split][n_models:],
         }
         for baseline, margins in candidates.items():
             scores = klom_scores(margins, oracle, n_threads=n_threads)
@@ -77,34 +129,6 @@ def score_baselines(
     return rows
 
 
-GRID_COLUMNS = ["noise", "seed", "epoch", "compute_pct", "split", *SUMMARY_COLUMNS]
-
-
-def label_rows(tables: list[list[dict]], labels: list[dict]) -> list[dict]:
-    """One table from several: every row of ``tables[i]`` prefixed with the columns ``labels[i]``.
-
-    E.g. the grid's cells labelled with their noise and seed, or the methods'
-    tables with their entry name.
-    """
-    if len(tables) != len(labels):
-        raise ValueError(f"{len(tables)} tables for {len(labels)} labels")
-    return [{**label, **row} for label, rows in zip(labels, tables) for row in rows]
-
-
-METHOD_COLUMNS = [
-    "method",
-    "epoch",
-    "split",
-    "n_models",
-    *SUMMARY_COLUMNS,
-    "accuracy",
-    "compute_pct",
-]
-
-
-PRETRAIN_COLUMNS = ["split", "n_models", "klom_p95"]
-
-
 def pretrain_table(baselines: list[dict]) -> tuple[list[dict], str]:
     """The pretrain-vs-oracle P95 KLOM per split (EasyDUB's eval_pretrain), as rows and as text."""
     rows = [
@@ -112,6 +136,9 @@ def pretrain_table(baselines: list[dict]) -> tuple[list[dict], str]:
         for r in baselines
         if r["baseline"] == "pretrain"
     ]
-    lines = [f"{'split':<8} {'P95 KLOM':>10}   (pretrain vs oracle, N = {rows[0]['n_models']})"]
-    lines += [f"{r['split']:<8} {float(r['klom_p95']):>10.4f}" for r in rows]
+    lines = [f"pretrain vs oracle, N = {rows[0]['n_models']}, P95 KLOM"]
+    lines.append(f"{'forget set':<11}" + "".join(f"{split:>10}" for split in SPLITS))
+    for forget_set in dict.fromkeys(r["forget_set"] for r in rows):
+        p95 = {r["split"]: float(r["klom_p95"]) for r in rows if r["forget_set"] == forget_set}
+        lines.append(f"{forget_set:<11}" + "".join(f"{p95[split]:>10.4f}" for split in SPLITS))
     return rows, "\n".join(lines)

@@ -36,7 +36,35 @@ def read_tsv(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
+def label_rows(tables: list[list[dict]], labels: list[dict]) -> list[dict]:
+    """One table from several: every row of ``tables[i]`` prefixed with the columns ``labels[i]``.
+
+    E.g. the grid's cells labelled with their forget set, noise and seed.
+    """
+    if len(tables) != len(labels):
+        raise ValueError(f"{len(tables)} tables for {len(labels)} labels")
+    return [{**label, **row} for label, rows in zip(labels, tables) for row in rows]
+
+
+def concatenate_tables(
+    paths: list[str | Path],
+    path: str | Path,
+    columns: list[str],
+    labels: list[dict] | None = None,
+    provenance: dict | None = None,
+) -> None:
+    """Write the rows of the tables at ``paths``, in order, as one table at ``path``.
+
+    ``labels[i]``, if given, adds columns to every row of table ``i``.
+    """
+    tables = [read_tsv(p) for p in paths]
+    rows = label_rows(tables, labels) if labels is not None else [r for t in tables for r in t]
+    write_tsv(path, rows, columns, provenance)
+
+
 def _format(value) -> str:
+    if value is None:  # not measured, or not defined for this row
+        return ""
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from klomflow.datasets import ImageDataset
-from klomflow.easydub import EasyDUBLayout
+from klomflow.easydub import ReferenceFormat
 from klomflow.margins import EpochMargins
 from klomflow.splits import SPLITS
 from klomflow.training import (
@@ -49,8 +51,9 @@ from klomflow.training import (
 # a backward that costs about two forwards.
 STEP_COST = 3
 
-# The keys of a config entry that are not the method's own parameters.
-ENTRY_KEYS = ("method", "epochs", "seed")
+# The keys of a config entry, and of a setting expanded from it (entry,
+# swept), that are not the method's own parameters.
+ENTRY_KEYS = ("method", "epochs", "seed", "sweep", "entry", "swept")
 
 # Random streams of an unlearning run, each its own SeedSequence key.
 _BATCHES, _NOISE = 11, 12
@@ -301,8 +304,11 @@ def _import(module_name: str):
     return module
 
 
-def check_parameters(method, params: dict, entry: str = "method") -> None:
-    """ValueError naming ``entry`` if ``params`` are not exactly the method's keyword parameters."""
+def check_parameters(method, params: dict, entry: str = "method", partial: bool = False) -> None:
+    """ValueError naming ``entry`` if ``params`` are not exactly the method's keyword parameters.
+
+    ``partial``: ``params`` are only some of them (a sweep sets the others).
+    """
     signature = inspect.signature(method)
     accepted = {
         name: p
@@ -318,16 +324,82 @@ def check_parameters(method, params: dict, entry: str = "method") -> None:
     missing = [
         n for n, p in accepted.items() if p.default is inspect.Parameter.empty and n not in params
     ]
-    if missing:
+    if missing and not partial:
         raise ValueError(f"{entry}: missing required parameter {missing[0]!r} of {method.__name__}")
 
 
-def check_method_entry(name: str, entry: dict):
+def check_method_entry(name: str, entry: dict, partial: bool = False):
     """The method of config entry ``methods.<name>``, its parameters checked; ValueError naming the entry."""
     label = f"methods.{name}"
     method = resolve_method(entry["method"], label)
-    check_parameters(method, {k: v for k, v in entry.items() if k not in ENTRY_KEYS}, label)
+    check_parameters(method, setting_parameters(entry), label, partial)
     return method
+
+
+# Joins an entry's name and each swept value into a setting's name.
+_SETTING_SEPARATOR = "__"
+
+
+def method_settings(methods: dict[str, dict]) -> dict[str, dict]:
+    """Every setting of config ``methods:``, by name, each checked like an entry.
+
+    An entry without ``sweep`` is one setting, named after the entry. An
+    entry's ``sweep`` (parameter -> list of values) expands to one setting per
+    combination, named ``<entry>__<param>-<value>__...`` with the parameters in
+    alphabetical order: the name depends only on the setting's own values, so
+    adding a value never renames (or re-runs) a setting that existed. Each
+    setting is the entry's keys plus its swept values, and ``entry`` and
+    ``swept`` (the swept values) for the tables.
+    """
+    settings = {}
+    for entry_name, entry in methods.items():
+        fixed = {k: v for k, v in entry.items() if k != "sweep"}
+        sweep = entry.get("sweep", {})
+        label = f"methods.{entry_name}"
+        method = check_method_entry(entry_name, fixed, partial=bool(sweep))
+        for key, values in sweep.items():
+            where = f"{label}.sweep.{key}"
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"{where}: expected a non-empty list of values, got {values!r}")
+            if key in fixed:
+                raise ValueError(f"{where}: {key} is also set in the entry; set it in one place")
+            if key in ENTRY_KEYS and key != "seed":
+                raise ValueError(f"{where}: {key} cannot be swept (only seed and parameters)")
+            if key != "seed":
+                for value in values:
+                    check_parameters(method, {key: value}, where, partial=True)
+            labels = [_value_label(v) for v in values]
+            if len(set(labels)) < len(labels):
+                twin = next(v for v in labels if labels.count(v) > 1)
+                raise ValueError(f"{where}: two values share the name {twin!r}")
+        keys = sorted(sweep)
+        for combination in itertools.product(*(sweep[k] for k in keys)):
+            swept = dict(zip(keys, combination))
+            name = _SETTING_SEPARATOR.join(
+                [entry_name, *(f"{k}-{_value_label(v)}" for k, v in swept.items())]
+            )
+            if name in settings:
+                raise ValueError(f"{label}: its setting {name} has the name of another setting")
+            setting = {**fixed, **swept}
+            check_method_entry(entry_name, setting)
+            settings[name] = {**setting, "entry": entry_name, "swept": swept}
+    return settings
+
+
+def setting_parameters(setting: dict) -> dict:
+    """The method's own keyword parameters of a config entry or one of its settings."""
+    return {k: v for k, v in setting.items() if k not in ENTRY_KEYS}
+
+
+def _value_label(value) -> str:
+    """A swept value as it appears in a setting's name: 0.001 -> '0.001', [3, 5] -> '3_5'."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return format(value, "g")
+    if isinstance(value, (list, tuple)):
+        return "_".join(_value_label(v) for v in value)
+    return re.sub(r"[^A-Za-z0-9.+-]", "_", str(value))
 
 
 def run_method(
@@ -374,37 +446,42 @@ def run_method(
 
 
 def unlearn(
-    layout: EasyDUBLayout,
+    reference: ReferenceFormat,
     dataset: ImageDataset,
-    forget_set: int,
-    entry_name: str,
-    entry: dict,
+    forget_set_file: Path,
+    checkpoint_dir: Path,
+    setting_name: str,
+    setting: dict,
     *,
     n_models: int,
     training_epochs: int,
     device,
 ) -> EpochMargins:
-    """Run one config entry of ``methods:`` on the first N pretrain models of ``layout``.
+    """Run one method setting on pretrain models 0..N-1 (the checkpoints in ``checkpoint_dir``).
 
-    ``entry`` holds ``method``, ``epochs``, ``seed`` and the method's own
-    parameters; ``training_epochs`` of a full retrain on the whole train
-    split make the 100 % of the compute axis.
+    ``setting`` holds ``method``, ``epochs``, ``seed`` and the method's own
+    parameters (one setting of a config entry of ``methods:``);
+    ``training_epochs`` of a full retrain on the whole train split make the
+    100 % of the compute axis.
     """
-    layout.check_images(dataset)
-    method = check_method_entry(entry_name, entry)
+    reference.check_images(dataset)
+    method = check_method_entry(setting_name, setting)
+    forget_set = reference.read_forget_set(forget_set_file)
     splits = {
         split: (images.to(device), labels.to(device))
-        for split, (images, labels) in dataset.splits(layout.read_forget_set(forget_set)).items()
+        for split, (images, labels) in dataset.splits(forget_set).items()
     }
-    models = ModelStack(layout.arch, layout.read_checkpoints(range(n_models)), device)
-    data = UnlearningData(splits["retain"], splits["forget"], n_models, seed=entry["seed"])
+    models = ModelStack(
+        reference.arch, reference.read_checkpoints(checkpoint_dir, range(n_models)), device
+    )
+    data = UnlearningData(splits["retain"], splits["forget"], n_models, seed=setting["seed"])
     return run_method(
         method,
         models,
         data,
         splits,
-        entry["epochs"],
-        {k: v for k, v in entry.items() if k not in ENTRY_KEYS},
+        setting["epochs"],
+        setting_parameters(setting),
         full_retrain_cost=training_epochs * dataset.n_train * STEP_COST,
-        entry=f"methods.{entry_name}",
+        entry=f"methods.{setting_name}",
     )

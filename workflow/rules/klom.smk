@@ -1,5 +1,5 @@
 # Scoring with KLOM against oracles 0..N-1: every epoch of every grid cell,
-# and the two baselines (pretrain, and the oracle floor).
+# and, per forget set, the two baselines (pretrain, and the oracle floor).
 
 
 rule score_retraining:
@@ -15,7 +15,7 @@ rule score_retraining:
     benchmark:
         "benchmarks/score_retraining/{benchmark}/forget_{k}/noise_{noise}_seed_{seed}.tsv"
     params:
-        layout=get_layout,
+        reference=get_reference_format(),
         n_models=config["n_models"],
     threads: 1
     conda:
@@ -28,23 +28,15 @@ rule score_baselines:
     input:
         unpack(get_baseline_inputs),
     output:
-        table=report(
-            "results/baselines.tsv",
-            caption="../report/baselines.rst",
-            category="Baselines",
-        ),
-        provenance=report(
-            "results/baselines.tsv.json",
-            caption="../report/provenance.rst",
-            category="Provenance",
-        ),
+        table="results/{benchmark}/forget_{k}/baselines.tsv",
+        provenance="results/{benchmark}/forget_{k}/baselines.tsv.json",
     log:
-        "logs/score_baselines/baselines.log",
+        "logs/score_baselines/{benchmark}/forget_{k}.log",
     benchmark:
-        "benchmarks/score_baselines/baselines.tsv"
+        "benchmarks/score_baselines/{benchmark}/forget_{k}.tsv"
     params:
-        layout=layout_for(config["benchmark"]),
-        forget_set=config["forget_set"],
+        reference=get_reference_format(),
+        labels=forget_set_labels,
         n_models=config["n_models"],
     threads: 1
     conda:

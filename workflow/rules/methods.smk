@@ -1,5 +1,6 @@
-# Unlearning methods (config `methods:`), each entry started from the N
-# pretrain models, recorded after its listed epochs and scored like the grid.
+# Unlearning methods: every setting of config `methods:` (an entry, or one
+# combination of its sweep) on every forget set, started from the N pretrain
+# models, recorded after its listed epochs and scored like the grid.
 
 
 rule run_unlearning_method:
@@ -7,17 +8,18 @@ rule run_unlearning_method:
         dataset=get_dataset,
         forget_set=get_forget_set,
         checkpoints=get_pretrain_checkpoints,
+        method_module=get_method_module,
     output:
-        "results/{benchmark}/forget_{k}/methods/{entry}/margins.npz",
+        "results/{benchmark}/forget_{k}/methods/{setting}/margins.npz",
     log:
-        "logs/run_unlearning_method/{benchmark}/forget_{k}/{entry}.log",
+        "logs/run_unlearning_method/{benchmark}/forget_{k}/{setting}.log",
     benchmark:
-        "benchmarks/run_unlearning_method/{benchmark}/forget_{k}/{entry}.tsv"
+        "benchmarks/run_unlearning_method/{benchmark}/forget_{k}/{setting}.tsv"
     params:
-        # Only this entry's settings: adding or changing another entry
+        # Only this setting's values: adding or changing another setting
         # leaves this job's outputs alone.
-        entry=get_method_entry,
-        layout=get_layout,
+        setting=get_method_setting,
+        reference=get_reference_format(),
         n_models=config["n_models"],
         training_epochs=config["training"]["epochs"],
         device=config["device"],
@@ -32,17 +34,18 @@ rule run_unlearning_method:
 
 rule score_unlearning_method:
     input:
-        margins="results/{benchmark}/forget_{k}/methods/{entry}/margins.npz",
+        margins="results/{benchmark}/forget_{k}/methods/{setting}/margins.npz",
         oracle=get_oracle_margins,
+        forget_set=get_forget_set,
     output:
-        table="results/{benchmark}/forget_{k}/methods/{entry}/klom.tsv",
-        provenance="results/{benchmark}/forget_{k}/methods/{entry}/klom.tsv.json",
+        table="results/{benchmark}/forget_{k}/methods/{setting}/klom.tsv",
+        provenance="results/{benchmark}/forget_{k}/methods/{setting}/klom.tsv.json",
     log:
-        "logs/score_unlearning_method/{benchmark}/forget_{k}/{entry}.log",
+        "logs/score_unlearning_method/{benchmark}/forget_{k}/{setting}.log",
     benchmark:
-        "benchmarks/score_unlearning_method/{benchmark}/forget_{k}/{entry}.tsv"
+        "benchmarks/score_unlearning_method/{benchmark}/forget_{k}/{setting}.tsv"
     params:
-        layout=get_layout,
+        reference=get_reference_format(),
         n_models=config["n_models"],
     threads: 1
     conda:

@@ -1,7 +1,8 @@
 # The reference set trained locally (reference.source: local): N pretrain
-# models on the whole train split, 2N oracles on the retain split. The
-# forget-set margins of the pretrain models are cut from their train margins
-# (also for klom-models, whose pretrain margins the pipeline computes).
+# models on the whole train split, n_oracles(N) = 2N oracles per forget set on
+# its retain split. The forget-set margins of the pretrain models are cut from
+# their train margins (also for klom-models, whose pretrain margins the
+# pipeline computes).
 
 
 rule train_pretrain_models:
@@ -16,7 +17,7 @@ rule train_pretrain_models:
     benchmark:
         "benchmarks/train_pretrain_models/{benchmark}_{model}.tsv"
     params:
-        layout=get_layout,
+        reference=get_reference_format(),
         recipe=get_recipe(),
         n_models=config["n_models"],
         reference_seed=config["reference"]["seed"],
@@ -42,7 +43,7 @@ rule slice_pretrain_forget_margins:
     benchmark:
         "benchmarks/slice_pretrain_forget_margins/{benchmark}_{source}_{model}_forget_{k}.tsv"
     params:
-        layout=get_layout,
+        reference=get_reference_format(),
         n_models=config["n_models"],
     conda:
         "../../envs/scoring.yaml"
@@ -61,9 +62,9 @@ rule train_oracle_models:
     benchmark:
         "benchmarks/train_oracle_models/{benchmark}_forget_{k}.tsv"
     params:
-        layout=get_layout,
+        reference=get_reference_format(),
         recipe=get_recipe(),
-        n_models=2 * config["n_models"],
+        n_models=config["n_models"],
         reference_seed=config["reference"]["seed"],
         device=config["device"],
         resume_file=resume_file,

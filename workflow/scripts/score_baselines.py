@@ -4,20 +4,26 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from klomflow.easydub import EasyDUBLayout
+from klomflow.easydub import ReferenceFormat
 from klomflow.provenance import provenance
 from klomflow.scoring import BASELINE_COLUMNS, score_baselines
-from klomflow.tables import write_tsv
+from klomflow.tables import label_rows, write_tsv
 
 rows = score_baselines(
-    EasyDUBLayout.for_benchmark(**snakemake.params.layout),
-    snakemake.params.forget_set,
+    ReferenceFormat(**snakemake.params.reference),
+    {
+        "retain": snakemake.input.pretrain_retain,
+        "forget": snakemake.input.pretrain_forget,
+        "val": snakemake.input.pretrain_val,
+    },
+    snakemake.input.oracle,
+    snakemake.input.forget_set,
     snakemake.params.n_models,
     n_threads=snakemake.threads,
 )
 write_tsv(
     snakemake.output.table,
-    rows,
+    label_rows([rows], [snakemake.params.labels]),
     BASELINE_COLUMNS,
     provenance=provenance(snakemake.config, snakemake.scriptdir),
 )

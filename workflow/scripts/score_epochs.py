@@ -2,18 +2,17 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from klomflow.easydub import EasyDUBLayout
-from klomflow.margins import EpochMargins
+from klomflow.easydub import ReferenceFormat
 from klomflow.provenance import provenance
-from klomflow.scoring import EPOCH_COLUMNS, score_epochs
-from klomflow.splits import SPLITS
+from klomflow.scoring import EPOCH_COLUMNS, score_against_oracles
 from klomflow.tables import write_tsv
 
-layout = EasyDUBLayout.for_benchmark(**snakemake.params.layout)
-oracles = range(snakemake.params.n_models)
-rows = score_epochs(
-    EpochMargins.load(snakemake.input.margins),
-    {split: layout.oracle_margins(int(snakemake.wildcards.k), split, oracles) for split in SPLITS},
+rows = score_against_oracles(
+    ReferenceFormat(**snakemake.params.reference),
+    snakemake.input.margins,
+    snakemake.input.oracle,
+    snakemake.input.forget_set,
+    snakemake.params.n_models,
     n_threads=snakemake.threads,
 )
 write_tsv(

@@ -2,11 +2,13 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from klomflow.easydub import EasyDUBLayout
+from klomflow.easydub import ReferenceFormat
 from klomflow.reference import write_pretrain_forget_margins
 
 write_pretrain_forget_margins(
-    EasyDUBLayout.for_benchmark(**snakemake.params.layout),
-    int(snakemake.wildcards.k),
+    ReferenceFormat(**snakemake.params.reference),
+    snakemake.input.retain,
+    snakemake.input.forget_set,
+    snakemake.output[0],
     snakemake.params.n_models,
 )

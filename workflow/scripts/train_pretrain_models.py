@@ -5,18 +5,20 @@ log_to(snakemake.log[0])
 import torch
 
 from klomflow.datasets import load_dataset
-from klomflow.easydub import EasyDUBLayout
+from klomflow.easydub import ReferenceFormat
 from klomflow.reference import build_pretrain_models
 from klomflow.training import TrainingRecipe, resolve_device
 
 torch.set_num_threads(snakemake.threads)
 build_pretrain_models(
-    EasyDUBLayout.for_benchmark(**snakemake.params.layout),
+    ReferenceFormat(**snakemake.params.reference),
     load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset),
-    snakemake.wildcards.model,
     TrainingRecipe(**snakemake.params.recipe),
     n_models=snakemake.params.n_models,
     reference_seed=snakemake.params.reference_seed,
     device=resolve_device(snakemake.params.device),
+    retain_dir=snakemake.output.retain,
+    val_dir=snakemake.output.val,
+    checkpoint_dir=snakemake.output.checkpoints,
     resume_file=snakemake.params.resume_file,
 )

@@ -2,14 +2,17 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
+from klomflow.leaderboard import LEADERBOARD_COLUMNS, leaderboard
 from klomflow.provenance import provenance
-from klomflow.scoring import GRID_COLUMNS, label_rows
 from klomflow.tables import read_tsv, write_tsv
 
-tables = [read_tsv(path) for path in snakemake.input]
 write_tsv(
     snakemake.output.table,
-    label_rows(tables, snakemake.params.labels),
-    GRID_COLUMNS,
+    leaderboard(
+        read_tsv(snakemake.input.methods),
+        read_tsv(snakemake.input.baselines),
+        read_tsv(snakemake.input.curves),
+    ),
+    LEADERBOARD_COLUMNS,
     provenance=provenance(snakemake.config, snakemake.scriptdir),
 )

@@ -1,0 +1,14 @@
+from klomflow.joblog import log_to
+
+log_to(snakemake.log[0])
+
+from klomflow.provenance import provenance
+from klomflow.tables import concatenate_tables
+
+concatenate_tables(
+    snakemake.input,
+    snakemake.output.table,
+    snakemake.params.columns,
+    labels=snakemake.params.get("labels"),
+    provenance=provenance(snakemake.config, snakemake.scriptdir),
+)
