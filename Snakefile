@@ -4,7 +4,8 @@
 # models per (noise, seed) cell, score everything with KLOM against the
 # oracles, run and score the unlearning methods, draw compute against KLOM.
 #
-# Paths (the one scheme every rule follows):
+# Paths (the one scheme every rule follows; the rules are its only owner, and
+# every script reads exactly the files its rule declares):
 #   resources/digits/data.npz                         the embedded benchmark's images
 #   resources/cifar10/images/                         CIFAR-10 (config cifar10_dir), torchvision's layout
 #   resources/{benchmark}/{source}/                   reference set in the EasyDUB layout (SPEC §4),
@@ -13,12 +14,16 @@
 #       margins/{benchmark}/pretrain/{retain,val,forget_{k}}/{model}/id_{m}_epoch_{e}.npy
 #       margins/{benchmark}/oracle/forget_{k}/{retain,forget,val}/{model}/id_{m}_epoch_{e}.npy
 #       models/{benchmark}/pretrain/{model}/id_{m}_epoch_{e}.pt
-#   results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/margins.npz   (epochs, N, n) per split
-#   results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv      KLOM per epoch and split
-#   results/{benchmark}/forget_{k}/methods/{entry}/margins.npz, .../klom.tsv            one per `methods:` entry
-#   results/baselines.tsv, results/compute_vs_klom.tsv, results/compute_vs_klom.png
-#   results/methods.tsv, results/methods.png
+#   results/{benchmark}/forget_{k}/                   one forget set:
+#       baselines.tsv                                 pretrain and oracle floor against the oracles
+#       retrain/noise_{noise}/seed_{seed}/margins.npz (epochs, N, n) per split
+#       retrain/noise_{noise}/seed_{seed}/klom.tsv    KLOM per epoch and split
+#       methods/{setting}/margins.npz, klom.tsv       one per method setting (entry or sweep point)
+#       compute_vs_klom.tsv, .png; methods.tsv, .png  that forget set's tables and figures
+#   results/                                          every forget set, with benchmark and forget_set columns:
+#       baselines.tsv, eval_pretrain.tsv, compute_vs_klom.tsv, .png, methods.tsv, .png, leaderboard.tsv
 #   logs/<rule>/..., benchmarks/<rule>/...             one per job, mirroring its output
+#   resume/<output>.pt                                a training job's state while it runs
 
 from snakemake.utils import min_version
 

@@ -13,15 +13,17 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
-# A config small enough for a whole run in well under a minute on two cores.
+# A config small enough for a whole run in about a minute on two cores, with
+# the benchmark's shape: two forget sets, a sweep.
 TINY_CONFIG = {
+    "forget_sets": [1, 2],
     "n_models": 4,
     "retrain": {"noise_levels": [0.0, 0.01], "seeds": [0]},
     "training": {"epochs": 2, "batch_size": 64},
     # Merged into config.yaml's entries: each of its methods, for at most 2 epochs.
     "methods": {
         "do_nothing": {"epochs": [1]},
-        "ascent_forget": {"epochs": [1, 2]},
+        "ascent_forget": {"epochs": [1, 2], "sweep": {"lr": [0.003, 0.01]}},
         "ascent_descent": {"epochs": [1]},
         "noisy_descent": {"epochs": [1]},
         "scrub": {"epochs": [1]},

@@ -18,42 +18,78 @@ from conftest import (
     write_config,
 )
 
+from klomflow.benchmarks import BENCHMARKS
 from klomflow.margins import EpochMargins
-from klomflow.splits import BENCHMARKS
 from klomflow.tables import read_tsv
 
 SUMMARY = ["klom_mean", "klom_p95", "klom_p05"]
 N_TRAIN = BENCHMARKS["digits"].n_train
-N_FORGET = 50  # digits forget set 1
+FORGET_SIZES = {1: 50, 2: 100}  # digits forget sets 1 and 2
+SETTINGS = [
+    "do_nothing",
+    "ascent_forget__lr-0.003",
+    "ascent_forget__lr-0.01",
+    "ascent_descent",
+    "noisy_descent",
+    "scrub",
+]
 
 
-def test_baselines_table(tiny_run):
+def test_baselines_table_has_every_forget_set(tiny_run):
     rows = read_tsv(tiny_run / "results/baselines.tsv")
-    assert list(rows[0]) == ["baseline", "split", "n_models", *SUMMARY]
-    assert {(r["baseline"], r["split"]) for r in rows} == {
-        (b, s) for b in ("pretrain", "oracle_floor") for s in ("retain", "forget", "val")
+    assert list(rows[0]) == ["benchmark", "forget_set", "baseline", "split", "n_models", *SUMMARY]
+    assert {(r["forget_set"], r["baseline"], r["split"]) for r in rows} == {
+        (k, b, s)
+        for k in ("1", "2")
+        for b in ("pretrain", "oracle_floor")
+        for s in ("retain", "forget", "val")
     }
     for r in rows:
+        assert r["benchmark"] == "digits"
         assert r["n_models"] == "4"
         assert all(np.isfinite(float(r[c])) for c in SUMMARY)
         assert 0 <= float(r["klom_p05"]) <= float(r["klom_p95"])
         assert float(r["klom_mean"]) >= 0
 
 
+def test_each_forget_set_keeps_its_own_baselines(tiny_run):
+    gathered = read_tsv(tiny_run / "results/baselines.tsv")
+    for k in (1, 2):
+        own = read_tsv(tiny_run / f"results/digits/forget_{k}/baselines.tsv")
+        assert own == [r for r in gathered if r["forget_set"] == str(k)]
+
+
 def test_compute_vs_klom_table(tiny_run):
     rows = read_tsv(tiny_run / "results/compute_vs_klom.tsv")
-    assert list(rows[0]) == ["noise", "seed", "epoch", "compute_pct", "split", *SUMMARY]
-    cells = {(r["noise"], r["seed"]) for r in rows}
-    assert cells == {("0", "0"), ("0.01", "0")}
-    assert len(rows) == 2 * 2 * 3  # cells x epochs x splits
+    assert list(rows[0]) == [
+        "benchmark",
+        "forget_set",
+        "noise",
+        "seed",
+        "epoch",
+        "compute_pct",
+        "split",
+        *SUMMARY,
+    ]
+    cells = {(r["forget_set"], r["noise"], r["seed"]) for r in rows}
+    assert cells == {(k, noise, "0") for k in ("1", "2") for noise in ("0", "0.01")}
+    assert len(rows) == 2 * 2 * 2 * 3  # forget sets x cells x epochs x splits
     for r in rows:
-        expected = int(r["epoch"]) * (N_TRAIN - N_FORGET) / N_TRAIN * 100 / 2
+        n_forget = FORGET_SIZES[int(r["forget_set"])]
+        expected = int(r["epoch"]) * (N_TRAIN - n_forget) / N_TRAIN * 100 / 2
         assert float(r["compute_pct"]) == pytest.approx(expected, rel=1e-5)
         assert float(r["klom_p95"]) >= float(r["klom_p05"]) >= 0
 
 
-def test_figure_is_a_png(tiny_run):
-    assert (tiny_run / "results/compute_vs_klom.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_figures_are_pngs_for_all_and_for_each_forget_set(tiny_run):
+    figures = ["results/compute_vs_klom.png", "results/methods.png"]
+    figures += [
+        f"results/digits/forget_{k}/{name}.png"
+        for k in (1, 2)
+        for name in ("compute_vs_klom", "methods")
+    ]
+    for figure in figures:
+        assert (tiny_run / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
 
 
 def test_retraining_margins_cover_every_epoch_model_and_sample(tiny_run):
@@ -62,22 +98,30 @@ def test_retraining_margins_cover_every_epoch_model_and_sample(tiny_run):
     )
     margins = recorded.margins
     assert recorded.epochs == [1, 2]
-    assert margins["retain"].shape == (2, 4, N_TRAIN - N_FORGET)
-    assert margins["forget"].shape == (2, 4, N_FORGET)
+    assert margins["retain"].shape == (2, 4, N_TRAIN - FORGET_SIZES[1])
+    assert margins["forget"].shape == (2, 4, FORGET_SIZES[1])
     assert margins["val"].shape == (2, 4, BENCHMARKS["digits"].n_val)
 
 
 def test_reference_set_is_written_in_the_easydub_layout(tiny_run):
     root = tiny_run / "resources/digits/local"
-    assert (root / "forget_sets/digits/forget_set_1.npy").is_file()
+    for k in (1, 2):
+        assert (root / f"forget_sets/digits/forget_set_{k}.npy").is_file()
     pretrain = sorted(
         p.name for p in (root / "margins/digits/pretrain/retain/digits_cnn").glob("id_*")
     )
     assert pretrain == [f"id_{m}_epoch_1.npy" for m in range(4)]
     assert len(list((root / "models/digits/pretrain/digits_cnn").glob("*.pt"))) == 4
-    oracle = root / "margins/digits/oracle/forget_1"
-    for split in ("retain", "forget", "val"):
-        assert len(list((oracle / split / "digits_cnn").glob("id_*_epoch_1.npy"))) == 8  # 2N
+    for k in (1, 2):
+        oracle = root / f"margins/digits/oracle/forget_{k}"
+        for split in ("retain", "forget", "val"):
+            assert len(list((oracle / split / "digits_cnn").glob("id_*_epoch_1.npy"))) == 8  # 2N
+
+
+def test_the_pretrain_models_are_trained_once_for_every_forget_set(tiny_run):
+    logs = list((tiny_run / "logs/train_pretrain_models").glob("*.log"))
+    assert len(logs) == 1
+    assert len(list((tiny_run / "logs/train_oracle_models").glob("*.log"))) == 2
 
 
 def test_every_job_wrote_its_log(tiny_run):
@@ -90,32 +134,99 @@ def test_a_finished_run_has_nothing_left_to_do(tiny_run):
     assert planned_jobs(tiny_run, "--configfile", "test_config.yaml") == {}
 
 
-def test_a_new_seed_reruns_only_its_cells_and_the_aggregates(tiny_run):
-    config = {**TINY_CONFIG, "retrain": {"noise_levels": [0.0, 0.01], "seeds": [0, 1]}}
-    write_config(tiny_run, config, "more_seeds.yaml")
-    assert planned_jobs(tiny_run, "--configfile", "more_seeds.yaml") == {
+AGGREGATES = {
+    "gather_baselines": 1,
+    "eval_pretrain": 1,
+    "gather_compute_vs_klom": 1,
+    "gather_methods": 1,
+    "plot_compute_vs_klom": 1,
+    "plot_methods": 1,
+    "rank_methods": 1,
+    "all": 1,
+}
+
+
+def test_a_new_forget_set_runs_only_its_own_jobs_and_the_aggregates(tiny_run):
+    write_config(tiny_run, {**TINY_CONFIG, "forget_sets": [1, 2, 3]}, "three_forget_sets.yaml")
+    assert planned_jobs(tiny_run, "--configfile", "three_forget_sets.yaml") == {
+        # Forget set 3: its forget set, oracles, pretrain margins on it, baselines ...
+        "define_digits_forget_set": 1,
+        "train_oracle_models": 1,
+        "slice_pretrain_forget_margins": 1,
+        "score_baselines": 1,
+        # ... its grid (2 cells) and methods (6 settings), their tables and figures,
         "retrain_models": 2,
         "score_retraining": 2,
-        "collect_compute_vs_klom": 1,
+        "run_unlearning_method": len(SETTINGS),
+        "score_unlearning_method": len(SETTINGS),
+        "collect_retraining_cells": 1,
+        "collect_method_settings": 1,
+        "plot_forget_set_compute_vs_klom": 1,
+        "plot_forget_set_methods": 1,
+        # ... and the tables of all forget sets. Not the pretrain models.
+        **AGGREGATES,
+    }
+
+
+def test_removing_a_forget_set_redoes_only_the_aggregates(tiny_run):
+    write_config(tiny_run, {**TINY_CONFIG, "forget_sets": [1]}, "one_forget_set.yaml")
+    assert planned_jobs(tiny_run, "--configfile", "one_forget_set.yaml") == AGGREGATES
+
+
+def test_the_grid_can_skip_forget_sets(tiny_run):
+    config = {**TINY_CONFIG, "retrain": {**TINY_CONFIG["retrain"], "forget_sets": [1]}}
+    write_config(tiny_run, config, "grid_on_one.yaml")
+    # The grid's table now gathers forget set 1 only; forget set 2's methods
+    # figure no longer draws a grid curve.
+    assert planned_jobs(tiny_run, "--configfile", "grid_on_one.yaml") == {
+        "gather_compute_vs_klom": 1,
         "plot_compute_vs_klom": 1,
-        "plot_methods": 1,  # it draws the grid's curve beside the methods
+        "plot_methods": 1,
+        "rank_methods": 1,
+        "plot_forget_set_methods": 1,
         "all": 1,
     }
 
 
-METHOD_JOBS = {
-    "run_unlearning_method": 1,
-    "score_unlearning_method": 1,
-    "collect_methods": 1,
-    "plot_methods": 1,
-    "all": 1,
-}
+def test_a_new_seed_reruns_only_its_cells_and_the_aggregates(tiny_run):
+    config = {**TINY_CONFIG, "retrain": {"noise_levels": [0.0, 0.01], "seeds": [0, 1]}}
+    write_config(tiny_run, config, "more_seeds.yaml")
+    assert planned_jobs(tiny_run, "--configfile", "more_seeds.yaml") == {
+        "retrain_models": 4,  # two cells on each of two forget sets
+        "score_retraining": 4,
+        "collect_retraining_cells": 2,
+        "plot_forget_set_compute_vs_klom": 2,
+        "plot_forget_set_methods": 2,  # they draw the grid's curve beside the methods
+        "gather_compute_vs_klom": 1,
+        "plot_compute_vs_klom": 1,
+        "plot_methods": 1,
+        "rank_methods": 1,
+        "all": 1,
+    }
+
+
+def method_jobs(settings: int) -> dict[str, int]:
+    """What adding or changing ``settings`` method settings plans, on both forget sets."""
+    return {
+        "run_unlearning_method": 2 * settings,
+        "score_unlearning_method": 2 * settings,
+        "collect_method_settings": 2,
+        "plot_forget_set_methods": 2,
+        "gather_methods": 1,
+        "plot_methods": 1,
+        "rank_methods": 1,
+        "all": 1,
+    }
 
 
 def test_methods_table(tiny_run):
     rows = read_tsv(tiny_run / "results/methods.tsv")
     assert list(rows[0]) == [
+        "benchmark",
+        "forget_set",
         "method",
+        "setting",
+        "params",
         "epoch",
         "split",
         "n_models",
@@ -123,32 +234,62 @@ def test_methods_table(tiny_run):
         "accuracy",
         "compute_pct",
     ]
-    listed = {(r["method"], r["epoch"]) for r in rows}
+    listed = {(r["forget_set"], r["setting"], r["epoch"]) for r in rows}
+    epochs = {"ascent_forget__lr-0.003": ["1", "2"], "ascent_forget__lr-0.01": ["1", "2"]}
     assert listed == {
-        ("do_nothing", "1"),
-        ("ascent_forget", "1"),
-        ("ascent_forget", "2"),
-        ("ascent_descent", "1"),
-        ("noisy_descent", "1"),
-        ("scrub", "1"),
+        (k, setting, epoch)
+        for k in ("1", "2")
+        for setting in SETTINGS
+        for epoch in epochs.get(setting, ["1"])
     }
-    assert len(rows) == 6 * 3
+    assert len(rows) == 2 * 8 * 3  # forget sets x (setting, epoch) x splits
     for r in rows:
         assert 0 <= float(r["accuracy"]) <= 1
         assert float(r["compute_pct"]) >= 0
-    do_nothing = {r["split"]: r for r in rows if r["method"] == "do_nothing"}
+        assert r["method"] == r["setting"].split("__")[0]
+        assert r["params"] == ("lr=" + r["setting"].split("-")[-1] if "__" in r["setting"] else "")
     pretrain = {
-        r["split"]: r
+        (r["forget_set"], r["split"]): r
         for r in read_tsv(tiny_run / "results/baselines.tsv")
         if r["baseline"] == "pretrain"
     }
-    for split in ("retain", "forget", "val"):  # doing nothing scores as the pretrain models
-        assert do_nothing[split]["klom_p95"] == pretrain[split]["klom_p95"]
-        assert float(do_nothing[split]["compute_pct"]) == 0
+    for r in rows:  # doing nothing scores as the pretrain models
+        if r["method"] == "do_nothing":
+            assert r["klom_p95"] == pretrain[(r["forget_set"], r["split"])]["klom_p95"]
+            assert float(r["compute_pct"]) == 0
 
 
-def test_methods_figure_is_a_png(tiny_run):
-    assert (tiny_run / "results/methods.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_the_leaderboard_compares_each_setting_across_forget_sets(tiny_run):
+    rows = read_tsv(tiny_run / "results/leaderboard.tsv")
+    assert list(rows[0])[:7] == [
+        "benchmark",
+        "method",
+        "setting",
+        "params",
+        "epoch",
+        "forget_sets",
+        "compute_pct",
+    ]
+    assert [r["setting"] for r in rows[:2]] == ["pretrain", "oracle_floor"]
+    assert {(r["setting"], r["epoch"]) for r in rows[2:]} == {
+        (s, e) for s in SETTINGS for e in (["1", "2"] if s.startswith("ascent_forget") else ["1"])
+    }
+    methods = read_tsv(tiny_run / "results/methods.tsv")
+    for row in rows[2:]:
+        assert row["forget_sets"] == "1,2"
+        p95 = [
+            float(r["klom_p95"])
+            for r in methods
+            if (r["setting"], r["epoch"], r["split"]) == (row["setting"], row["epoch"], "forget")
+        ]
+        assert float(row["forget_p95_mean"]) == pytest.approx(np.mean(p95), rel=1e-5)
+        assert float(row["forget_p95_min"]) == pytest.approx(min(p95), rel=1e-5)
+        assert float(row["forget_p95_max"]) == pytest.approx(max(p95), rel=1e-5)
+    # Each method has at least one Pareto-optimal setting, and do_nothing (0 %
+    # compute) is one.
+    assert {r["method"] for r in rows[2:] if r["pareto"] == "yes"} == {
+        s.split("__")[0] for s in SETTINGS
+    }
 
 
 def test_a_new_method_entry_runs_only_that_entry_and_the_aggregates(tiny_run):
@@ -160,13 +301,22 @@ def test_a_new_method_entry_runs_only_that_entry_and_the_aggregates(tiny_run):
         },
     }
     write_config(tiny_run, config, "new_method.yaml")
-    assert planned_jobs(tiny_run, "--configfile", "new_method.yaml") == METHOD_JOBS
+    assert planned_jobs(tiny_run, "--configfile", "new_method.yaml") == method_jobs(1)
+
+
+def test_a_new_sweep_value_runs_only_its_setting(tiny_run):
+    methods = {
+        **TINY_CONFIG["methods"],
+        "ascent_forget": {"epochs": [1, 2], "sweep": {"lr": [0.003, 0.01, 0.03]}},
+    }
+    write_config(tiny_run, {**TINY_CONFIG, "methods": methods}, "more_lr.yaml")
+    assert planned_jobs(tiny_run, "--configfile", "more_lr.yaml") == method_jobs(1)
 
 
 def test_changing_one_entry_reruns_only_that_entry(tiny_run):
     methods = {**TINY_CONFIG["methods"], "scrub": {"epochs": [1], "temperature": 2.0}}
     write_config(tiny_run, {**TINY_CONFIG, "methods": methods}, "changed_method.yaml")
-    assert planned_jobs(tiny_run, "--configfile", "changed_method.yaml") == METHOD_JOBS
+    assert planned_jobs(tiny_run, "--configfile", "changed_method.yaml") == method_jobs(1)
 
 
 def test_snakemake_lint_finds_nothing(tmp_path):
@@ -188,13 +338,13 @@ def test_every_table_carries_its_provenance(tiny_run):
         assert record["config"]["n_models"] == TINY_CONFIG["n_models"]
         assert record["dataset"] == {
             "benchmark": "digits",
-            "forget_set": 1,
+            "forget_sets": [1, 2],
             "n_models": 4,
             "reference_source": "local",
             "reference_seed": 1000,
         }
         assert record["software"]["torch"] == torch.__version__
-        assert record["device"]["resolved"] == "cpu"
+        assert record["device"] == {"configured": "auto", "klom_scored_on": "cpu"}
 
 
 @pytest.fixture(scope="module")
@@ -240,4 +390,4 @@ def test_the_local_profile_plans_the_same_jobs(tmp_path):
         directory, "--profile", str(REPO / "profiles/local"), "--configfile", "test_config.yaml"
     )
     assert with_profile == planned_jobs(directory, "--configfile", "test_config.yaml")
-    assert with_profile["retrain_models"] == 2
+    assert with_profile["retrain_models"] == 4

@@ -3,7 +3,8 @@
 Both put compute (% of a full retrain) on x and the 95th percentile of KLOM
 over samples on y, one panel per split, with the same two reference points:
 pretrain (doing nothing) as a dashed line and the oracle floor as a star at
-100 %.
+100 %. The tables may hold several forget sets: each curve is then the mean
+over forget sets, and the spread across them is drawn (a band, or bars).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ def plot_compute_vs_klom(
 ) -> None:
     """One panel per split: P95 KLOM of the retrained models against compute.
 
-    ``curves``: rows of ``compute_vs_klom.tsv`` (noise, seed, epoch,
-    compute_pct, split, klom_p95, ...); each noise level is drawn as the mean
-    over seeds with the range of seeds shaded. ``baselines``: rows of
-    ``baselines.tsv``.
+    ``curves``: rows of ``compute_vs_klom.tsv`` (forget_set, noise, seed,
+    epoch, compute_pct, split, klom_p95, ...); each noise level is drawn as
+    the mean over its cells (forget sets and seeds) with their range shaded.
+    ``baselines``: rows of ``baselines.tsv``.
     """
     noise_levels = sorted({float(r["noise"]) for r in curves})
     colours = plt.cm.viridis(np.linspace(0, 0.9, max(len(noise_levels), 1)))
@@ -52,13 +53,15 @@ def plot_methods(
 ) -> None:
     """P95 KLOM (top) and accuracy (bottom) of every method entry against its compute.
 
-    ``methods``: rows of ``methods.tsv``; each entry is a line through its
-    recorded epochs, each point labelled with its epoch. The retraining grid's
-    lowest noise level (mean over seeds) is drawn in grey for comparison, on
-    the same compute axis.
+    ``methods``: rows of ``methods.tsv``; each setting is a line through its
+    recorded epochs (the mean over forget sets, bars from their minimum to
+    maximum), each point labelled with its epoch, the settings of one entry
+    in one colour. The retraining grid's lowest noise level is drawn in grey
+    for comparison, on the same compute axis.
     """
     entries = list(dict.fromkeys(r["method"] for r in methods))
-    colours = plt.cm.tab10(np.arange(len(entries)) % 10)
+    colours = dict(zip(entries, plt.cm.tab10(np.arange(len(entries)) % 10)))
+    settings = list(dict.fromkeys((r["method"], r["setting"]) for r in methods))
     lowest_noise = min((float(r["noise"]) for r in curves), default=None)
     fig, axes = plt.subplots(2, len(SPLITS), figsize=(5 * len(SPLITS), 8), sharex=True)
     for column, split in enumerate(SPLITS):
@@ -72,23 +75,41 @@ def plot_methods(
                 "0.6",
                 f"retrain from scratch, noise σ={lowest_noise:g}",
             )
-        for entry, colour in zip(entries, colours):
-            rows = sorted(
-                (r for r in methods if r["method"] == entry and r["split"] == split),
-                key=lambda r: int(r["epoch"]),
-            )
-            x = [float(r["compute_pct"]) for r in rows]
+        labelled = set()
+        for entry, setting in settings:
+            by_epoch = defaultdict(list)
+            for r in methods:
+                if r["setting"] == setting and r["split"] == split:
+                    by_epoch[int(r["epoch"])].append(r)
+            epochs = sorted(by_epoch)
+            x = [np.mean([float(r["compute_pct"]) for r in by_epoch[e]]) for e in epochs]
+            label = None if entry in labelled else entry
+            labelled.add(entry)
             for ax, column_name in ((klom_ax, "klom_p95"), (accuracy_ax, "accuracy")):
-                y = [float(r[column_name]) for r in rows]
-                ax.plot(x, y, marker="o", ms=4, color=colour, label=entry)
-                for r, xi, yi in zip(rows, x, y):
+                values = [np.array([float(r[column_name]) for r in by_epoch[e]]) for e in epochs]
+                y = np.array([v.mean() for v in values])
+                # The mean can round a hair past a bound of one value.
+                spread = np.clip(
+                    [y - [v.min() for v in values], [v.max() for v in values] - y], 0, None
+                )
+                ax.errorbar(
+                    x,
+                    y,
+                    yerr=spread,
+                    marker="o",
+                    ms=4,
+                    capsize=2,
+                    color=colours[entry],
+                    label=label,
+                )
+                for epoch, xi, yi in zip(epochs, x, y):
                     ax.annotate(
-                        r["epoch"],
+                        str(epoch),
                         (xi, yi),
                         textcoords="offset points",
                         xytext=(3, 3),
                         fontsize=7,
-                        color=colour,
+                        color=colours[entry],
                     )
         _draw_baselines(klom_ax, baselines, split)
         _label_klom_axes(klom_ax, split)
@@ -100,29 +121,42 @@ def plot_methods(
 
 
 def _draw_retraining(ax, curves, split, noise, colour, label):
-    """Mean P95 KLOM over seeds of one noise level, the seeds' range shaded."""
-    by_compute = defaultdict(list)
+    """Mean P95 KLOM of one noise level over its cells (forget sets, seeds), their range shaded."""
+    by_epoch = defaultdict(list)
     for r in curves:
         if r["split"] == split and float(r["noise"]) == noise:
-            by_compute[float(r["compute_pct"])].append(float(r["klom_p95"]))
-    x = np.array(sorted(by_compute))
-    per_seed = [np.array(by_compute[k]) for k in x]
-    ax.plot(x, [v.mean() for v in per_seed], marker="o", ms=3, color=colour, label=label)
+            by_epoch[int(r["epoch"])].append((float(r["compute_pct"]), float(r["klom_p95"])))
+    epochs = sorted(by_epoch)
+    cells = [np.array(by_epoch[e]) for e in epochs]
+    x = [c[:, 0].mean() for c in cells]
+    ax.plot(x, [c[:, 1].mean() for c in cells], marker="o", ms=3, color=colour, label=label)
     ax.fill_between(
-        x, [v.min() for v in per_seed], [v.max() for v in per_seed], color=colour, alpha=0.2
+        x, [c[:, 1].min() for c in cells], [c[:, 1].max() for c in cells], color=colour, alpha=0.2
     )
 
 
 def _draw_baselines(ax, baselines, split):
-    for r in baselines:
-        if r["split"] != split:
+    """Pretrain as a dashed line, the oracle floor as a star at 100 %: means over forget sets,
+    with their range (a band, a bar) where there are several."""
+    for name in ("pretrain", "oracle_floor"):
+        p95 = np.array(
+            [
+                float(r["klom_p95"])
+                for r in baselines
+                if r["split"] == split and r["baseline"] == name
+            ]
+        )
+        if not p95.size:
             continue
-        if r["baseline"] == "pretrain":
-            ax.axhline(float(r["klom_p95"]), color="black", ls="--", label="pretrain (do nothing)")
-        elif r["baseline"] == "oracle_floor":
-            ax.plot(
+        if name == "pretrain":
+            ax.axhline(p95.mean(), color="black", ls="--", label="pretrain (do nothing)")
+            if p95.size > 1:
+                ax.axhspan(p95.min(), p95.max(), color="black", alpha=0.07)
+        else:
+            ax.errorbar(
                 100,
-                float(r["klom_p95"]),
+                p95.mean(),
+                yerr=np.clip([[p95.mean() - p95.min()], [p95.max() - p95.mean()]], 0, None),
                 marker="*",
                 ms=14,
                 color="crimson",

@@ -8,9 +8,12 @@ and device it was computed with.
 
 from __future__ import annotations
 
+import importlib.util
 import platform
+import re
 import subprocess
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +29,12 @@ def provenance_file(table: str | Path) -> Path:
 
 
 def provenance(config: dict, code_dir: str | Path) -> dict:
-    """The record for a table computed now, under ``config``, by the code in ``code_dir``."""
-    import torch
+    """The record for a table computed now, under ``config``, by the code in ``code_dir``.
 
+    Light on purpose: every scoring and table job writes one, and importing
+    torch would cost each of them seconds, so its version is read from the
+    installed package's metadata.
+    """
     import klomflow
 
     commit, dirty = _git_state(Path(code_dir))
@@ -40,7 +46,7 @@ def provenance(config: dict, code_dir: str | Path) -> dict:
         "dataset": dataset_provenance(config),
         "software": {
             "python": platform.python_version(),
-            "torch": torch.__version__,
+            "torch": _torch_version(),
             "numpy": np.__version__,
         },
         "device": _device(config.get("device", "cpu")),
@@ -50,11 +56,11 @@ def provenance(config: dict, code_dir: str | Path) -> dict:
 
 
 def dataset_provenance(config: dict) -> dict:
-    """Benchmark, forget set, and where the reference models came from (hub repo and revision)."""
+    """Benchmark, forget sets, and where the reference models came from (hub repo and revision)."""
     source = config["reference"]["source"]
     record = {
         "benchmark": config["benchmark"],
-        "forget_set": config["forget_set"],
+        "forget_sets": config["forget_sets"],
         "n_models": config["n_models"],
         "reference_source": source,
     }
@@ -67,18 +73,23 @@ def dataset_provenance(config: dict) -> dict:
 
 
 def _device(configured: str) -> dict:
-    import torch
+    # The training jobs log the device they resolved `configured` to (one
+    # host's answer would be wrong for another's on a cluster); KLOM itself is
+    # always computed with NumPy on the CPU.
+    return {"configured": configured, "klom_scored_on": "cpu"}
 
-    from klomflow.training import resolve_device
 
-    device = resolve_device(configured)
-    # Training jobs ran on `configured`; `resolved` is what it means on this host.
-    record = {"configured": configured, "resolved": str(device)}
-    if device.type == "cuda" and torch.cuda.is_available():
-        record["gpu"] = torch.cuda.get_device_name(device)
-    # KLOM itself is always computed with NumPy on the CPU.
-    record["klom_scored_on"] = "cpu"
-    return record
+def _torch_version() -> str | None:
+    """torch's full version (``2.4.1+cu121``: the build's CUDA too), read without importing it.
+
+    The package metadata drops the ``+cu121`` part; torch/version.py keeps it.
+    """
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    version_file = Path(spec.submodule_search_locations[0]) / "version.py"
+    found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)", version_file.read_text(), re.M)
+    return found.group(1) if found else version("torch")
 
 
 def _git_state(directory: Path) -> tuple[str | None, bool | None]:

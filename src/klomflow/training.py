@@ -422,5 +422,10 @@ class ResumeFile:
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA when available, else the CPU; otherwise the named device."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(name)
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    # The record of where the models were trained: tables' provenance cannot know it.
+    log.info("device: %s -> %s%s, torch %s", name, device, gpu, torch.__version__)
+    return device

@@ -1,9 +1,14 @@
+import importlib.util
+from pathlib import Path
+
 from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from klomflow.benchmarks import get_benchmark
 from klomflow.hub import HUB_FILE_EPOCH, check_model_count
-from klomflow.unlearning import check_method_entry
+from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
+from klomflow.unlearning import method_settings
 
 
 # -- the config ----------------------------------------------------------------
@@ -18,38 +23,51 @@ except WorkflowError as error:
     key = ".".join(str(p) for p in cause.absolute_path) or "top level"
     raise WorkflowError(f"config: {key}: {cause.message}") from None
 
-FORGET_SETS = {"digits": range(1, 4), "cifar10": range(1, 11)}
-MODEL_INPUT = {"digits_cnn": "digits", "resnet9": "cifar10"}
 
-if config["forget_set"] not in FORGET_SETS[config["benchmark"]]:
-    raise WorkflowError(
-        f"config: forget_set: {config['forget_set']} is not a forget set of the "
-        f"{config['benchmark']} benchmark (it has {list(FORGET_SETS[config['benchmark']])})"
-    )
-for name, entry in config["methods"].items():
-    # Fail before anything runs: unknown method, missing or unknown parameter,
-    # a module:function that does not import.
-    try:
-        check_method_entry(name, entry)
-    except ValueError as error:
-        raise WorkflowError(f"config: {error}") from None
+def config_error(message):
+    """Stop before anything runs, with one line naming the key at fault."""
+    raise WorkflowError(f"config: {message}")
 
-if MODEL_INPUT[config["model"]] != config["benchmark"]:
-    raise WorkflowError(
-        f"config: model: {config['model']} does not take {config['benchmark']} images"
-    )
 
+BENCHMARK = get_benchmark(config["benchmark"])
 SOURCE = config["reference"]["source"]
-if (SOURCE == "local") != (config["benchmark"] == "digits"):
-    raise WorkflowError(
-        f"config: reference.source: {SOURCE} does not serve the {config['benchmark']} benchmark "
-        "(digits: local; cifar10: easydub or klom-models)"
+FORGET_SETS = config["forget_sets"]
+# The grid is the expensive part (on CIFAR-10, twelve GPU cells per forget
+# set): by default every forget set gets it, but a config may pick fewer.
+RETRAIN_FORGET_SETS = config["retrain"].setdefault("forget_sets", list(FORGET_SETS))
+
+for key, numbers in (("forget_sets", FORGET_SETS), ("retrain.forget_sets", RETRAIN_FORGET_SETS)):
+    unknown = [k for k in numbers if k not in BENCHMARK.forget_sets]
+    if unknown:
+        config_error(
+            f"{key}: {unknown[0]} is not a forget set of the {BENCHMARK.name} benchmark "
+            f"(it has {', '.join(map(str, BENCHMARK.forget_sets))})"
+        )
+if not set(RETRAIN_FORGET_SETS) <= set(FORGET_SETS):
+    extra = sorted(set(RETRAIN_FORGET_SETS) - set(FORGET_SETS))
+    config_error(f"retrain.forget_sets: {extra[0]} is not among forget_sets {FORGET_SETS}")
+if config["model"] != BENCHMARK.model:
+    config_error(
+        f"model: {config['model']} does not take {BENCHMARK.name} images "
+        f"(the {BENCHMARK.name} benchmark's model is {BENCHMARK.model})"
+    )
+if SOURCE not in BENCHMARK.sources:
+    config_error(
+        f"reference.source: {SOURCE} does not serve the {BENCHMARK.name} benchmark "
+        f"(it has {', '.join(BENCHMARK.sources)})"
     )
 if SOURCE != "local":
     try:
         check_model_count(config["n_models"])
     except ValueError as error:
-        raise WorkflowError(f"config: {error}") from None
+        config_error(error)
+try:
+    # Every setting of every entry, checked before anything runs: unknown
+    # method or parameter, a bad sweep, a module:function that does not import.
+    METHOD_SETTINGS = method_settings(config["methods"])
+except ValueError as error:
+    config_error(error)
+
 
 wildcard_constraints:
     benchmark=r"[a-z0-9]+",
@@ -58,7 +76,7 @@ wildcard_constraints:
     k=r"\d+",
     noise=r"[0-9.e+-]+",
     seed=r"\d+",
-    entry=r"[A-Za-z0-9_.+-]+",
+    setting=r"[A-Za-z0-9_.+-]+",
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -74,9 +92,14 @@ def get_final_outputs():
         "results/compute_vs_klom.png",
         "results/compute_vs_klom.tsv",
         "results/baselines.tsv",
+        "results/eval_pretrain.tsv",
     ]
-    if config["methods"]:
-        outputs += ["results/methods.png", "results/methods.tsv"]
+    outputs += [
+        f"results/{BENCHMARK.name}/forget_{k}/compute_vs_klom.png" for k in RETRAIN_FORGET_SETS
+    ]
+    if METHOD_SETTINGS:
+        outputs += ["results/methods.png", "results/methods.tsv", "results/leaderboard.tsv"]
+        outputs += [f"results/{BENCHMARK.name}/forget_{k}/methods.png" for k in FORGET_SETS]
     return outputs
 
 
@@ -94,25 +117,33 @@ def resume_file(wildcards, output):
     return f"resume/{output[0]}.pt"
 
 
+def get_reference_format():
+    """Arguments of klomflow.easydub.ReferenceFormat: how the reference files are named and sized."""
+    return {
+        "arch": config["model"],
+        # Local models are named after their last epoch, counted from 0.
+        "epoch": config["training"]["epochs"] - 1 if SOURCE == "local" else HUB_FILE_EPOCH,
+        "n_train": config["split_sizes"].get("n_train", BENCHMARK.n_train),
+        "n_val": config["split_sizes"].get("n_val", BENCHMARK.n_val),
+    }
+
+
 def reference_root(benchmark):
     """Where the reference set lives: resources/{benchmark}/{local,easydub,klom-models}."""
     return f"resources/{benchmark}/{SOURCE}"
 
 
-def layout_for(benchmark):
-    """Arguments of klomflow.easydub.EasyDUBLayout.for_benchmark for the reference set."""
-    return {
-        "root": reference_root(benchmark),
-        "benchmark": benchmark,
-        "arch": config["model"],
-        # Local models are named after their last epoch, counted from 0.
-        "epoch": config["training"]["epochs"] - 1 if SOURCE == "local" else HUB_FILE_EPOCH,
-        **config["split_sizes"],
-    }
-
-
 def get_layout(wildcards):
-    return layout_for(wildcards.benchmark)
+    """Arguments of klomflow.easydub.EasyDUBLayout.for_benchmark: the hub's layout, for downloads."""
+    reference = get_reference_format()
+    return {
+        "root": reference_root(wildcards.benchmark),
+        "benchmark": wildcards.benchmark,
+        "arch": reference["arch"],
+        "epoch": reference["epoch"],
+        "n_train": reference["n_train"],
+        "n_val": reference["n_val"],
+    }
 
 
 def get_dataset(wildcards):
@@ -138,16 +169,14 @@ def get_pretrain_checkpoints(wildcards):
 
 
 def get_baseline_inputs(wildcards):
-    """The reference margins the baselines of the configured benchmark and forget set read."""
-    benchmark, k, model = config["benchmark"], config["forget_set"], config["model"]
-    root = reference_root(benchmark)
-    pretrain = f"{root}/margins/{benchmark}/pretrain"
+    """The reference margins the baselines of one forget set read."""
+    pretrain = f"{reference_root(wildcards.benchmark)}/margins/{wildcards.benchmark}/pretrain"
     return {
-        "pretrain_retain": f"{pretrain}/retain/{model}",
-        "pretrain_val": f"{pretrain}/val/{model}",
-        "pretrain_forget": f"{pretrain}/forget_{k}/{model}",
-        "oracle": f"{root}/margins/{benchmark}/oracle/forget_{k}",
-        "forget_set": f"{root}/forget_sets/{benchmark}/forget_set_{k}.npy",
+        "pretrain_retain": f"{pretrain}/retain/{config['model']}",
+        "pretrain_val": f"{pretrain}/val/{config['model']}",
+        "pretrain_forget": f"{pretrain}/forget_{wildcards.k}/{config['model']}",
+        "oracle": get_oracle_margins(wildcards),
+        "forget_set": get_forget_set(wildcards),
     }
 
 
@@ -161,36 +190,105 @@ def get_hub(source):
     }
 
 
-def get_method_entry(wildcards):
-    """One entry of config `methods:`, as klomflow.unlearning.unlearn takes it."""
-    return config["methods"][wildcards.entry]
-
-
-def get_method_tables():
-    """The klom.tsv of every entry of config `methods:`, and each entry's label columns."""
-    entries = list(config["methods"])
-    paths = [
-        f"results/{config['benchmark']}/forget_{config['forget_set']}/methods/{entry}/klom.tsv"
-        for entry in entries
-    ]
-    return paths, [{"method": entry, "n_models": config["n_models"]} for entry in entries]
-
-
 def get_gpus():
     """GPUs a training job asks the scheduler for."""
     return 0 if config["device"] == "cpu" else 1
 
 
-def get_retraining_cells():
-    """The klom.tsv of every (noise, seed) cell of the grid, and each cell's label columns."""
-    cells = [
+def forget_set_labels(wildcards):
+    return {"benchmark": wildcards.benchmark, "forget_set": int(wildcards.k)}
+
+
+# -- the retraining grid and the method settings of one forget set --------------
+
+
+def retraining_cells():
+    return [
         {"noise": noise_label(noise), "seed": seed}
         for noise in config["retrain"]["noise_levels"]
         for seed in config["retrain"]["seeds"]
     ]
-    paths = [
-        f"results/{config['benchmark']}/forget_{config['forget_set']}/retrain/"
+
+
+def get_retraining_tables(wildcards):
+    """The klom.tsv of every (noise, seed) cell of the grid of one forget set."""
+    return [
+        f"results/{wildcards.benchmark}/forget_{wildcards.k}/retrain/"
         f"noise_{cell['noise']}/seed_{cell['seed']}/klom.tsv"
-        for cell in cells
+        for cell in retraining_cells()
     ]
-    return paths, cells
+
+
+def get_retraining_labels(wildcards):
+    return [{**forget_set_labels(wildcards), **cell} for cell in retraining_cells()]
+
+
+def get_method_setting(wildcards):
+    """One setting of config `methods:`, as klomflow.unlearning.unlearn takes it."""
+    return METHOD_SETTINGS[wildcards.setting]
+
+
+def get_method_module(wildcards):
+    """The file of a user's method (`my_methods.py:f` or `package.module:f`), if it has one.
+
+    An input of the setting's job, so that editing the method re-runs it (and
+    only the settings that use it).
+    """
+    name = METHOD_SETTINGS[wildcards.setting]["method"]
+    module_name, separator, _ = name.partition(":")
+    if not separator:
+        return []  # a built-in method: klomflow's own code
+    if module_name.endswith(".py"):
+        return [module_name]
+    spec = importlib.util.find_spec(module_name)
+    return [spec.origin] if spec is not None and spec.origin else []
+
+
+def get_method_tables(wildcards):
+    """The klom.tsv of every method setting on one forget set."""
+    return [
+        f"results/{wildcards.benchmark}/forget_{wildcards.k}/methods/{name}/klom.tsv"
+        for name in METHOD_SETTINGS
+    ]
+
+
+def get_method_labels(wildcards):
+    return [
+        {
+            **forget_set_labels(wildcards),
+            "method": setting["entry"],
+            "setting": name,
+            "params": " ".join(f"{k}={v}" for k, v in setting["swept"].items()),
+            "n_models": config["n_models"],
+        }
+        for name, setting in METHOD_SETTINGS.items()
+    ]
+
+
+# -- the tables of every forget set, gathered ------------------------------------
+
+
+def get_forget_set_tables(table, forget_sets):
+    return [f"results/{BENCHMARK.name}/forget_{k}/{table}.tsv" for k in forget_sets]
+
+
+def get_forget_set_methods_figure_inputs(wildcards):
+    """The methods of one forget set, its baselines, and its grid if it was run."""
+    inputs = {
+        "methods": f"results/{wildcards.benchmark}/forget_{wildcards.k}/methods.tsv",
+        "baselines": f"results/{wildcards.benchmark}/forget_{wildcards.k}/baselines.tsv",
+    }
+    if int(wildcards.k) in RETRAIN_FORGET_SETS:
+        inputs["curves"] = f"results/{wildcards.benchmark}/forget_{wildcards.k}/compute_vs_klom.tsv"
+    return inputs
+
+
+def figure_title(forget_sets):
+    """A figure's title: benchmark, forget set(s) and N."""
+    which = "forget set" if len(forget_sets) == 1 else "forget sets"
+    numbers = ", ".join(map(str, forget_sets))
+    return f"{BENCHMARK.name}, {which} {numbers}, N = {config['n_models']} models"
+
+
+def get_forget_set_title(wildcards):
+    return figure_title([wildcards.k])

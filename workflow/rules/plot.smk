@@ -1,9 +1,120 @@
-# The tables and the figure of the configured benchmark and forget set.
+# The tables and figures: per forget set first, then every forget set of the
+# config gathered into one table each (long format, with benchmark and
+# forget_set columns), the figures across forget sets, and the leaderboard.
 
 
-rule collect_compute_vs_klom:
+rule collect_retraining_cells:
     input:
-        get_retraining_cells()[0],
+        get_retraining_tables,
+    output:
+        table="results/{benchmark}/forget_{k}/compute_vs_klom.tsv",
+        provenance="results/{benchmark}/forget_{k}/compute_vs_klom.tsv.json",
+    log:
+        "logs/collect_retraining_cells/{benchmark}/forget_{k}.log",
+    benchmark:
+        "benchmarks/collect_retraining_cells/{benchmark}/forget_{k}.tsv"
+    params:
+        labels=get_retraining_labels,
+        columns=GRID_COLUMNS,
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/collect_tables.py"
+
+
+rule collect_method_settings:
+    input:
+        get_method_tables,
+    output:
+        table="results/{benchmark}/forget_{k}/methods.tsv",
+        provenance="results/{benchmark}/forget_{k}/methods.tsv.json",
+    log:
+        "logs/collect_method_settings/{benchmark}/forget_{k}.log",
+    benchmark:
+        "benchmarks/collect_method_settings/{benchmark}/forget_{k}.tsv"
+    params:
+        labels=get_method_labels,
+        columns=METHOD_COLUMNS,
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/collect_tables.py"
+
+
+rule plot_forget_set_compute_vs_klom:
+    input:
+        curves="results/{benchmark}/forget_{k}/compute_vs_klom.tsv",
+        baselines="results/{benchmark}/forget_{k}/baselines.tsv",
+    output:
+        report(
+            "results/{benchmark}/forget_{k}/compute_vs_klom.png",
+            caption="../report/compute_vs_klom.rst",
+            category="Compute vs KLOM",
+            subcategory="Forget set {k}",
+        ),
+    log:
+        "logs/plot_forget_set_compute_vs_klom/{benchmark}/forget_{k}.log",
+    benchmark:
+        "benchmarks/plot_forget_set_compute_vs_klom/{benchmark}/forget_{k}.tsv"
+    params:
+        title=get_forget_set_title,
+    conda:
+        "../../envs/plotting.yaml"
+    script:
+        "../scripts/plot_compute_vs_klom.py"
+
+
+rule plot_forget_set_methods:
+    input:
+        unpack(get_forget_set_methods_figure_inputs),
+    output:
+        report(
+            "results/{benchmark}/forget_{k}/methods.png",
+            caption="../report/methods.rst",
+            category="Unlearning methods",
+            subcategory="Forget set {k}",
+        ),
+    log:
+        "logs/plot_forget_set_methods/{benchmark}/forget_{k}.log",
+    benchmark:
+        "benchmarks/plot_forget_set_methods/{benchmark}/forget_{k}.tsv"
+    params:
+        title=get_forget_set_title,
+    conda:
+        "../../envs/plotting.yaml"
+    script:
+        "../scripts/plot_methods.py"
+
+
+rule gather_baselines:
+    input:
+        get_forget_set_tables("baselines", FORGET_SETS),
+    output:
+        table=report(
+            "results/baselines.tsv",
+            caption="../report/baselines.rst",
+            category="Baselines",
+        ),
+        provenance=report(
+            "results/baselines.tsv.json",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
+    log:
+        "logs/gather_baselines/baselines.log",
+    benchmark:
+        "benchmarks/gather_baselines/baselines.tsv"
+    params:
+        columns=BASELINE_COLUMNS,
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/collect_tables.py"
+
+
+rule gather_compute_vs_klom:
+    input:
+        get_forget_set_tables("compute_vs_klom", RETRAIN_FORGET_SETS),
     output:
         table=report(
             "results/compute_vs_klom.tsv",
@@ -12,15 +123,37 @@ rule collect_compute_vs_klom:
         ),
         provenance="results/compute_vs_klom.tsv.json",
     log:
-        "logs/collect_compute_vs_klom/compute_vs_klom.log",
+        "logs/gather_compute_vs_klom/compute_vs_klom.log",
     benchmark:
-        "benchmarks/collect_compute_vs_klom/compute_vs_klom.tsv"
+        "benchmarks/gather_compute_vs_klom/compute_vs_klom.tsv"
     params:
-        labels=get_retraining_cells()[1],
+        columns=GRID_COLUMNS,
     conda:
         "../../envs/scoring.yaml"
     script:
-        "../scripts/collect_compute_vs_klom.py"
+        "../scripts/collect_tables.py"
+
+
+rule gather_methods:
+    input:
+        get_forget_set_tables("methods", FORGET_SETS),
+    output:
+        table=report(
+            "results/methods.tsv",
+            caption="../report/methods_table.rst",
+            category="Unlearning methods",
+        ),
+        provenance="results/methods.tsv.json",
+    log:
+        "logs/gather_methods/methods.log",
+    benchmark:
+        "benchmarks/gather_methods/methods.tsv"
+    params:
+        columns=METHOD_COLUMNS,
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/collect_tables.py"
 
 
 rule plot_compute_vs_klom:
@@ -38,36 +171,11 @@ rule plot_compute_vs_klom:
     benchmark:
         "benchmarks/plot_compute_vs_klom/compute_vs_klom.tsv"
     params:
-        title=(
-            f"{config['benchmark']}, forget set {config['forget_set']}, "
-            f"N = {config['n_models']} models"
-        ),
+        title=figure_title(RETRAIN_FORGET_SETS),
     conda:
         "../../envs/plotting.yaml"
     script:
         "../scripts/plot_compute_vs_klom.py"
-
-
-rule collect_methods:
-    input:
-        get_method_tables()[0],
-    output:
-        table=report(
-            "results/methods.tsv",
-            caption="../report/methods_table.rst",
-            category="Unlearning methods",
-        ),
-        provenance="results/methods.tsv.json",
-    log:
-        "logs/collect_methods/methods.log",
-    benchmark:
-        "benchmarks/collect_methods/methods.tsv"
-    params:
-        labels=get_method_tables()[1],
-    conda:
-        "../../envs/scoring.yaml"
-    script:
-        "../scripts/collect_methods.py"
 
 
 rule plot_methods:
@@ -86,11 +194,30 @@ rule plot_methods:
     benchmark:
         "benchmarks/plot_methods/methods.tsv"
     params:
-        title=(
-            f"{config['benchmark']}, forget set {config['forget_set']}, "
-            f"N = {config['n_models']} models"
-        ),
+        title=figure_title(FORGET_SETS),
     conda:
         "../../envs/plotting.yaml"
     script:
         "../scripts/plot_methods.py"
+
+
+rule rank_methods:
+    input:
+        methods="results/methods.tsv",
+        baselines="results/baselines.tsv",
+        curves="results/compute_vs_klom.tsv",
+    output:
+        table=report(
+            "results/leaderboard.tsv",
+            caption="../report/leaderboard.rst",
+            category="Leaderboard",
+        ),
+        provenance="results/leaderboard.tsv.json",
+    log:
+        "logs/rank_methods/leaderboard.log",
+    benchmark:
+        "benchmarks/rank_methods/leaderboard.tsv"
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/rank_methods.py"
