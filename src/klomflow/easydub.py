@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from klomflow.files import atomic_save_npy, atomic_torch_save, load_npy
-from klomflow.splits import check_forget_set, get_benchmark, retain_indices
+from klomflow.splits import check_forget_set, get_benchmark, load_forget_set, retain_indices
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,7 @@ class EasyDUBLayout:
     # -- reading ---------------------------------------------------------------
 
     def read_forget_set(self, k: int) -> np.ndarray:
-        path = self.forget_set_file(k)
-        return check_forget_set(load_npy(path), self.n_train, source=str(path))
+        return load_forget_set(self.forget_set_file(k), self.n_train)
 
     def pretrain_margins(self, split: str, k: int, model_ids) -> np.ndarray:
         """Pretrain margins ``(len(model_ids), n_samples)`` on ``split`` of forget set ``k``."""
@@ -131,7 +130,18 @@ class EasyDUBLayout:
                 state = torch.load(path, map_location="cpu", weights_only=True)
             except Exception as error:
                 raise ValueError(f"{path}: not a readable checkpoint ({error})") from None
-            state = strip_state_dict_prefix(state.get("state_dict", state))
+            if isinstance(state, dict):
+                state = state.get("state_dict", state)
+            if not isinstance(state, dict) or not state:
+                raise ValueError(f"{path}: holds {type(state).__name__}, expected a state dict")
+            state = strip_state_dict_prefix(state)
+            bad = [
+                k
+                for k, v in state.items()
+                if isinstance(v, torch.Tensor) and v.is_floating_point() and not v.isfinite().all()
+            ]
+            if bad:
+                raise ValueError(f"{path}: {bad[0]} holds values that are not finite")
             try:
                 build_model(self.arch).load_state_dict(state, strict=True)
             except RuntimeError as error:

@@ -15,6 +15,7 @@ import numpy as np
 
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import EasyDUBLayout
+from klomflow.files import load_npy
 from klomflow.splits import SPLITS
 from klomflow.training import TrainingRecipe, derive_seed, train_models
 
@@ -57,6 +58,7 @@ def build_pretrain_models(
         eval_splits={"retain": train, "val": (dataset.val_images, dataset.val_labels)},
         device=device,
         resume_file=resume_file,
+        label="pretrain models",
     )
     layout.write_margins(layout.pretrain_dir("retain"), run.margins["retain"])
     layout.write_margins(layout.pretrain_dir("val"), run.margins["val"])
@@ -68,7 +70,7 @@ def write_pretrain_forget_margins(layout: EasyDUBLayout, forget_set: int, n_mode
     indices = layout.read_forget_set(forget_set)
     for m in range(n_models):
         source = layout.model_file(layout.pretrain_dir("retain"), m)
-        all_train = np.load(source)
+        all_train = load_npy(source)
         if all_train.shape != (layout.n_train,):
             raise ValueError(
                 f"{source}: expected ({layout.n_train},) margins, got {all_train.shape}"
@@ -102,6 +104,7 @@ def build_oracle_models(
         eval_splits=splits,
         device=device,
         resume_file=resume_file,
+        label=f"oracle models of forget set {forget_set}",
     )
     for split in SPLITS:
         layout.write_margins(layout.oracle_dir(forget_set, split), run.margins[split])
