@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from klomflow.easydub import EasyDUBLayout
-from klomflow.klom import klom_scores, summarize_klom
+from klomflow.klom import degenerate_samples, klom_scores, summarize_klom
 from klomflow.margins import EpochMargins
 from klomflow.progress import progress
 from klomflow.splits import SPLITS
 
-SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05"]
+# n_degenerate: samples whose KLOM of 0 only means the binning dropped every
+# unlearned margin (klom.degenerate_samples); a non-zero count flags the row.
+SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05", "n_degenerate"]
 BASELINE_COLUMNS = ["baseline", "split", "n_models", *SUMMARY_COLUMNS]
 EPOCH_COLUMNS = ["epoch", "compute_pct", "split", *SUMMARY_COLUMNS, "accuracy"]
 
@@ -40,6 +42,7 @@ def score_epochs(
                     "compute_pct": pct,
                     "split": split,
                     **summarize_klom(scores),
+                    "n_degenerate": count_degenerate(margins, oracle[split]),
                     "accuracy": float(np.mean(margins > 0)),
                 }
             )
@@ -72,9 +75,15 @@ def score_baselines(
                     "split": split,
                     "n_models": n_models,
                     **summarize_klom(scores),
+                    "n_degenerate": count_degenerate(margins, oracle),
                 }
             )
     return rows
+
+
+def count_degenerate(unlearned: np.ndarray, oracle: np.ndarray) -> int:
+    """How many samples score KLOM 0 only because the binning dropped their unlearned mass."""
+    return int(np.count_nonzero(degenerate_samples(unlearned, oracle)))
 
 
 GRID_COLUMNS = ["noise", "seed", "epoch", "compute_pct", "split", *SUMMARY_COLUMNS]
