@@ -1,9 +1,13 @@
+import sys
+from pathlib import Path
+
+import yaml
 from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from klomflow.config_checks import check_config
 from klomflow.hub import HUB_FILE_EPOCH, check_model_count
-from klomflow.unlearning import check_method_entry
 
 
 # -- the config ----------------------------------------------------------------
@@ -26,13 +30,16 @@ if config["forget_set"] not in FORGET_SETS[config["benchmark"]]:
         f"config: forget_set: {config['forget_set']} is not a forget set of the "
         f"{config['benchmark']} benchmark (it has {list(FORGET_SETS[config['benchmark']])})"
     )
-for name, entry in config["methods"].items():
-    # Fail before anything runs: unknown method, missing or unknown parameter,
-    # a module:function that does not import.
-    try:
-        check_method_entry(name, entry)
-    except ValueError as error:
-        raise WorkflowError(f"config: {error}") from None
+# Fail before anything runs, so that no job's outputs are deleted for a
+# mistake: floats for integers, batch sizes and N out of range, noise levels
+# naming one cell twice, and every method entry against its method's signature.
+with open(Path(workflow.current_basedir) / "../schemas/config.schema.yaml") as f:
+    CONFIG_SCHEMA = yaml.safe_load(f)
+try:
+    for warning in check_config(config, CONFIG_SCHEMA):
+        print(f"warning: {warning}", file=sys.stderr)
+except ValueError as error:
+    raise WorkflowError(str(error)) from None
 
 if MODEL_INPUT[config["model"]] != config["benchmark"]:
     raise WorkflowError(
