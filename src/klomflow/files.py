@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import zipfile
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import EasyDUBLayout
 from klomflow.files import load_npy

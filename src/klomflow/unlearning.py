@@ -29,8 +29,8 @@ import math
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Union, get_args, get_origin, get_type_hints
 from pathlib import Path
+from typing import Annotated, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 import torch
