@@ -22,7 +22,7 @@ from klomflow.margins import EpochMargins
 from klomflow.splits import BENCHMARKS
 from klomflow.tables import read_tsv
 
-SUMMARY = ["klom_mean", "klom_p95", "klom_p05"]
+SUMMARY = ["klom_mean", "klom_p95", "klom_p05", "n_degenerate"]
 N_TRAIN = BENCHMARKS["digits"].n_train
 N_FORGET = 50  # digits forget set 1
 

@@ -104,8 +104,8 @@ def check_margins(margins: np.ndarray, source: str) -> None:
     if bad.size:
         where = ", ".join(f"{axis} {i}" for axis, i in zip(_AXES[-margins.ndim :], bad[0]))
         raise ValueError(
-            f"{source} contain {margins[tuple(bad[0])]} ({where}; {len(bad)} of "
-            f"{margins.size} not finite)"
+            f"{source} contain {margins[tuple(bad[0])]} ({where}); {len(bad)} of "
+            f"{margins.size} values not finite"
         )
 
 
