@@ -25,3 +25,17 @@ def yields_one_model(models, data):
 
 def stops_early(models, data):
     yield models
+
+
+def poisons(models, data, *, lr: float = 10.0):
+    """Diverges at once: every weight becomes NaN, as a far too large lr would make it."""
+    while True:
+        for p in models.parameters():
+            p.data.fill_(float("nan"))
+        yield models
+
+
+def annotated(models, data, *, strength: float, steps: int = 1):
+    """Annotated but without ranges: types are checked, values not."""
+    while True:
+        yield models

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from klomflow import klom_scores, klom_scores_reference, summarize_klom
+from klomflow import degenerate_samples, klom_scores, klom_scores_reference, summarize_klom
 
 
 def assert_matches_reference(p, q, **kwargs):
@@ -33,7 +33,7 @@ def test_matches_reference_on_adversarial_columns():
     q = rng.normal(size=(40, 12)).astype(np.float32)
     p[:, 0] = q[:, 0] = 3.0  # constant column: lo == hi
     p[:, 1], q[:, 1] = 250.0, -400.0  # beyond the clip on both sides
-    p[:, 2], q[:, 2] = np.inf, -np.inf
+    p[:, 2], q[:, 2] = 3e38, -3e38  # far beyond the clip, still finite (inf is refused)
     p[:, 3], q[:, 3] = np.round(p[:, 3]), np.round(q[:, 3])  # heavy ties
     p[:20, 4], p[20:, 4], q[:, 4] = 0.0, 1e-45, 0.0  # range of one subnormal: edges coincide
     p[:, 5] = np.linspace(-1, 1, 40)  # values exactly on the edges
@@ -109,7 +109,8 @@ def test_identical_margins_score_zero():
         (np.zeros((3, 4)), np.zeros((2, 4)), "differ in shape"),
         (np.zeros(4), np.zeros(4), "must be 2-D"),
         (np.zeros((3, 0)), np.zeros((3, 0)), "empty"),
-        (np.full((2, 2), np.nan), np.zeros((2, 2)), "unlearned margins contain NaN"),
+        (np.full((2, 2), np.nan), np.zeros((2, 2)), "unlearned margins contain nan"),
+        (np.zeros((2, 2)), np.full((2, 2), np.inf), r"oracle margins contain inf \(model 0"),
     ],
 )
 def test_rejects_unusable_margins(p, q, message):
@@ -121,3 +122,43 @@ def test_summary_is_mean_and_linear_percentiles():
     scores = np.arange(101, dtype=float)
     assert summarize_klom(scores) == {"klom_mean": 50.0, "klom_p95": 95.0, "klom_p05": 5.0}
     assert summarize_klom(np.array([0.0, 1.0]))["klom_p95"] == pytest.approx(0.95)
+
+
+def test_degenerate_samples_are_those_whose_unlearned_mass_the_binning_drops():
+    rng = np.random.default_rng(3)
+    p = rng.normal(size=(10, 400))
+    q = rng.normal(size=(10, 400))
+    p[:, :50] = q[:, :50].max(axis=0) + rng.uniform(0, 1, 50)  # every unlearned value on top...
+    p[:, 50:100] = 150.0  # ...or past the clip: the same value after clipping
+    p[0, 100:120] = 200.0  # one model on top, the others below: counted
+    p[:, 120:130] = q[:, 120:130] = 7.0  # a constant column lands in bin 1
+    for j in range(50):
+        p[:, j] = p[0, j]
+    clipped_p, clipped_q = np.clip(p, -100, 100), np.clip(q, -100, 100)
+    by_definition = []
+    for j in range(p.shape[1]):
+        lo = min(clipped_p[:, j].min(), clipped_q[:, j].min())
+        hi = max(clipped_p[:, j].max(), clipped_q[:, j].max())
+        edges = np.linspace(lo, hi if lo < hi else lo + 1, 21)
+        counted = np.isin(np.digitize(clipped_p[:, j], edges), np.arange(1, 21))
+        by_definition.append(not counted.any())
+    degenerate = degenerate_samples(p, q)
+    np.testing.assert_array_equal(degenerate, by_definition)
+    assert degenerate.sum() == 100
+    assert np.all(klom_scores(p, q)[degenerate] == 0)
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ({"bins": 0}, "bins must be an integer >= 1"),
+        ({"bins": 2.5}, "bins must be an integer >= 1"),
+        ({"clip": 0.0}, "clip must be a finite number > 0"),
+        ({"eps": 0.0}, "eps must be a finite number > 0"),
+        ({"eps": np.inf}, "eps must be a finite number > 0"),
+    ],
+)
+def test_rejects_options_that_would_give_inf_or_zeros(option, message):
+    p = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=message):
+        klom_scores(p, p, **option)

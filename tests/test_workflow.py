@@ -22,7 +22,7 @@ from klomflow.benchmarks import BENCHMARKS
 from klomflow.margins import EpochMargins
 from klomflow.tables import read_tsv
 
-SUMMARY = ["klom_mean", "klom_p95", "klom_p05"]
+SUMMARY = ["klom_mean", "klom_p95", "klom_p05", "n_degenerate"]
 N_TRAIN = BENCHMARKS["digits"].n_train
 FORGET_SIZES = {1: 50, 2: 100}  # digits forget sets 1 and 2
 SETTINGS = [

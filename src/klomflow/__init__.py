@@ -9,7 +9,7 @@ Score margins you computed yourself::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from klomflow.klom import klom_scores, klom_scores_reference, summarize_klom
+from klomflow.klom import degenerate_samples, klom_scores, klom_scores_reference, summarize_klom
 from klomflow.margins import margins_from_logits
 
 try:
@@ -19,6 +19,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 __all__ = [
     "__version__",
+    "degenerate_samples",
     "klom_scores",
     "klom_scores_reference",
     "margins_from_logits",

@@ -8,6 +8,7 @@ klomflow --version
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -17,13 +18,44 @@ import klomflow
 from klomflow.easydub import validate_dataset
 from klomflow.files import atomic_save_npy, load_npy
 from klomflow.joblog import EXPECTED_ERRORS, one_line
-from klomflow.klom import BINS, CLIP, EPS, klom_scores, summarize_klom
+from klomflow.klom import BINS, CLIP, EPS, degenerate_samples, klom_scores, summarize_klom
+from klomflow.margins import check_margins
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (``klomflow score: error: ...``), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _integer_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+
+    return parse
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number > 0")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="klomflow", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="klomflow", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"klomflow {klomflow.__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     score = commands.add_parser(
         "score",
@@ -32,9 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("unlearned", type=Path, help="margins of the unlearned models (.npy)")
     score.add_argument("oracle", type=Path, help="margins of the oracle models (.npy)")
     score.add_argument("--out", type=Path, help="write the per-sample scores here (.npy)")
-    score.add_argument("--bins", type=int, default=BINS)
-    score.add_argument("--clip", type=float, default=CLIP)
-    score.add_argument("--eps", type=float, default=EPS)
+    score.add_argument("--bins", type=_integer_at_least(1), default=BINS, help="histogram bins")
+    score.add_argument(
+        "--clip", type=_positive_number, default=CLIP, help="margins are clipped to ±CLIP"
+    )
+    score.add_argument(
+        "--eps", type=_positive_number, default=EPS, help="floor of oracle bin probabilities"
+    )
     score.set_defaults(run=_score)
 
     validate = commands.add_parser(
@@ -42,8 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         help="check a directory in the EasyDUB layout (downloaded or built): files, shapes, values",
     )
     validate.add_argument("directory", type=Path)
-    validate.add_argument("--n-train", type=int, help="train split size (default: the benchmark's)")
-    validate.add_argument("--n-val", type=int, help="val split size (default: the benchmark's)")
+    validate.add_argument(
+        "--n-train", type=_integer_at_least(2), help="train split size (default: the benchmark's)"
+    )
+    validate.add_argument(
+        "--n-val", type=_integer_at_least(1), help="val split size (default: the benchmark's)"
+    )
     validate.set_defaults(run=_validate_dataset)
 
     args = parser.parse_args(argv)
@@ -64,9 +104,18 @@ def _score(args) -> int:
         )
     scores = klom_scores(unlearned, oracle, bins=args.bins, clip=args.clip, eps=args.eps)
     summary = summarize_klom(scores)
+    degenerate = degenerate_samples(unlearned, oracle, clip=args.clip)
     print(f"samples {scores.size}, models {unlearned.shape[0]}")
     for name, value in summary.items():
         print(f"{name}\t{value:.6g}")
+    print(f"n_degenerate\t{np.count_nonzero(degenerate)}")
+    if degenerate.any():
+        print(
+            f"warning: {np.count_nonzero(degenerate)} samples score 0 only because every "
+            "unlearned margin sits on the top bin edge, which KLOM's binning drops; "
+            f"the first is sample {np.flatnonzero(degenerate)[0]}",
+            file=sys.stderr,
+        )
     if args.out:
         atomic_save_npy(args.out, scores)
     return 0
@@ -87,10 +136,5 @@ def _load_margins(path: Path) -> np.ndarray:
         )
     if 0 in margins.shape:
         raise ValueError(f"{path}: margins of shape {margins.shape} are empty")
-    if not np.issubdtype(margins.dtype, np.floating):
-        raise ValueError(f"{path}: margins have dtype {margins.dtype}, expected a float dtype")
-    bad = np.argwhere(~np.isfinite(margins))
-    if bad.size:
-        m, i = bad[0]
-        raise ValueError(f"{path}: margins contain {margins[m, i]} (model {m}, sample {i})")
+    check_margins(margins, f"{path}: margins")
     return margins

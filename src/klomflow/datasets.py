@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from klomflow.benchmarks import get_benchmark
-from klomflow.files import atomic_save_npz
+from klomflow.files import atomic_save_npz, load_npz
 from klomflow.splits import check_forget_set, retain_indices
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -104,14 +104,29 @@ def save_dataset(dataset: ImageDataset, path: Path, **provenance: np.ndarray) ->
     )
 
 
+_SAVED_SPLITS = ("train_images", "train_labels", "val_images", "val_labels")
+
+
 def load_saved_dataset(path: Path) -> ImageDataset:
-    with np.load(path) as data:
-        return ImageDataset(
-            *(
-                torch.from_numpy(data[k])
-                for k in ("train_images", "train_labels", "val_images", "val_labels")
+    """The dataset :func:`save_dataset` wrote, checked; anything unusable is an error naming ``path``."""
+    data = load_npz(path, _SAVED_SPLITS)
+    for split in ("train", "val"):
+        images, labels = data[f"{split}_images"], data[f"{split}_labels"]
+        if images.ndim != 4 or images.dtype != np.float32 or len(images) == 0:
+            raise ValueError(
+                f"{path}: {split}_images are {images.dtype} of shape {images.shape}, "
+                "expected float32 (n, channels, height, width)"
             )
-        )
+        if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(
+                f"{path}: {split}_labels are {labels.dtype} of shape {labels.shape}, "
+                f"expected integers ({len(images)},)"
+            )
+        if not np.all(np.isfinite(images)):
+            raise ValueError(f"{path}: {split}_images contain values that are not finite")
+    for split in ("train", "val"):
+        data[f"{split}_labels"] = data[f"{split}_labels"].astype(np.int64)
+    return ImageDataset(*(torch.from_numpy(data[k]) for k in _SAVED_SPLITS))
 
 
 def _most_atypical(size: int):
@@ -122,6 +137,7 @@ def _most_atypical(size: int):
         distance = np.linalg.norm(pixels - class_mean[labels], axis=1)
         return np.argsort(-distance, kind="stable")[:size]
 
+    pick.size = size
     return pick
 
 
@@ -129,6 +145,7 @@ def _random(size: int, seed: int):
     def pick(dataset: ImageDataset) -> np.ndarray:
         return np.sort(np.random.default_rng(seed).choice(dataset.n_train, size, replace=False))
 
+    pick.size = size
     return pick
 
 
@@ -140,6 +157,7 @@ def _highest_on_component(component: int, size: int):
         direction *= np.sign(direction[np.argmax(np.abs(direction))])  # fix the SVD's sign
         return np.argsort(-(pixels @ direction), kind="stable")[:size]
 
+    pick.size = size
     return pick
 
 
@@ -154,6 +172,15 @@ DIGITS_FORGET_SET_PICKERS = {
     2: _random(100, seed=2),
     3: _highest_on_component(0, 100),
 }
+
+
+def digits_forget_set_size(k: int) -> int:
+    """How many images digits forget set ``k`` holds, known before the data are built."""
+    if k not in DIGITS_FORGET_SET_PICKERS:
+        raise ValueError(
+            f"unknown digits forget set {k}; known: {sorted(DIGITS_FORGET_SET_PICKERS)}"
+        )
+    return DIGITS_FORGET_SET_PICKERS[k].size
 
 
 def digits_forget_set(k: int, dataset: ImageDataset) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 
 from klomflow.benchmarks import get_benchmark
 from klomflow.files import atomic_save_npy, atomic_torch_save, load_npy
-from klomflow.splits import SPLITS, check_forget_set, retain_indices
+from klomflow.splits import SPLITS, check_forget_set, load_forget_set, retain_indices
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class ReferenceFormat:
     # -- reading ---------------------------------------------------------------
 
     def read_forget_set(self, path: Path) -> np.ndarray:
-        return check_forget_set(load_npy(path), self.n_train, source=str(path))
+        return load_forget_set(path, self.n_train)
 
     def read_split_margins(
         self, directory: Path, split: str, forget_set: np.ndarray, model_ids
@@ -112,7 +112,18 @@ class ReferenceFormat:
                 state = torch.load(path, map_location="cpu", weights_only=True)
             except Exception as error:
                 raise ValueError(f"{path}: not a readable checkpoint ({error})") from None
-            state = strip_state_dict_prefix(state.get("state_dict", state))
+            if isinstance(state, dict):
+                state = state.get("state_dict", state)
+            if not isinstance(state, dict) or not state:
+                raise ValueError(f"{path}: holds {type(state).__name__}, expected a state dict")
+            state = strip_state_dict_prefix(state)
+            bad = [
+                k
+                for k, v in state.items()
+                if isinstance(v, torch.Tensor) and v.is_floating_point() and not v.isfinite().all()
+            ]
+            if bad:
+                raise ValueError(f"{path}: {bad[0]} holds values that are not finite")
             try:
                 build_model(self.arch).load_state_dict(state, strict=True)
             except RuntimeError as error:

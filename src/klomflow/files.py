@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,10 +77,53 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def load_npy(path: str | Path) -> np.ndarray:
     """An array from a ``.npy`` file; a missing or unreadable file is an error naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file missing")
+    path = _existing_file(path, "npy")
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path}: not a readable .npy file ({error})") from None
+        raise ValueError(f"{path}: not a readable .npy file ({_reason(error)})") from None
+
+
+def load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of an ``.npz`` file, read in full; any failure is an error naming it.
+
+    A missing, empty, truncated or foreign file, and a missing key, are each
+    one ValueError (FileNotFoundError) line, never a BadZipFile or EOFError.
+    """
+    path = _existing_file(path, "npz")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                have = ", ".join(data.files) or "nothing"
+                raise ValueError(f"{path}: no {', '.join(missing)} in it (it holds {have})")
+            return {k: data[k] for k in keys}
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
+        if str(error).startswith(f"{path}: "):
+            raise
+        raise ValueError(f"{path}: not a readable .npz file ({_reason(error)})") from None
+
+
+# The first bytes of each kind of numpy file (an .npz archive is a zip file).
+_MAGIC = {"npy": b"\x93NUMPY", "npz": b"PK\x03\x04"}
+
+
+def _existing_file(path: str | Path, kind: str) -> Path:
+    """``path``, if it is a non-empty file that starts like a ``kind`` file; else an error naming it."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: a directory, expected a .{kind} file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file missing")
+    with open(path, "rb") as f:
+        start = f.read(8)
+    if not start:
+        raise ValueError(f"{path}: empty file, expected a .{kind} file")
+    if not start.startswith(_MAGIC[kind]):
+        found = next((f"a .{k} file" for k, m in _MAGIC.items() if start.startswith(m)), None)
+        raise ValueError(f"{path}: {found or 'not a numpy file'}, expected a .{kind} file")
+    return path
+
+
+def _reason(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

@@ -53,6 +53,7 @@ def klom_scores(
     float32), because the reference bins in that dtype and a bin edge computed
     in float64 can land on the other side of a margin.
     """
+    _check_options(bins, clip, eps)
     p, q = _as_margin_pair(unlearned, oracle)
     chunks = [slice(s, s + _CHUNK_SAMPLES) for s in range(0, p.shape[1], _CHUNK_SAMPLES)]
     with ThreadPoolExecutor(max_workers=n_threads or os.cpu_count()) as pool:
@@ -69,11 +70,31 @@ def klom_scores_reference(
     eps: float = EPS,
 ) -> np.ndarray:
     """The SPEC §2 definition, one sample at a time (slow; for tests and benchmarks)."""
+    _check_options(bins, clip, eps)
     p, q = _as_margin_pair(unlearned, oracle)
     return np.array(
         [_klom_one_sample(p[:, j], q[:, j], bins, clip, eps) for j in range(p.shape[1])],
         dtype=np.float64,
     )
+
+
+def degenerate_samples(unlearned: np.ndarray, oracle: np.ndarray, *, clip: float = CLIP):
+    """Which samples are degenerate: ``(n_samples,)`` bool.
+
+    A sample is degenerate when every unlearned margin, clipped, equals the
+    pooled maximum of its column while the column is not constant: all
+    unlearned values sit on the last bin edge, the binning drops them (SPEC
+    §2's quirk) and KLOM is 0, a "perfect" score for the worst case. The
+    score keeps the reference semantics; the count is reported beside it.
+    """
+    _check_options(BINS, clip, EPS)
+    p, q = _as_margin_pair(unlearned, oracle)
+    p = np.clip(p, -clip, clip)
+    q = np.clip(q, -clip, clip)
+    lo = np.minimum(p.min(axis=0), q.min(axis=0))
+    hi = np.maximum(p.max(axis=0), q.max(axis=0))
+    # A constant column gets hi = lo + 1, so its values are counted in bin 1.
+    return (p.min(axis=0) == hi) & (lo < hi)
 
 
 def summarize_klom(scores: np.ndarray) -> dict[str, float]:
@@ -108,11 +129,23 @@ def _as_margin_pair(unlearned, oracle) -> tuple[np.ndarray, np.ndarray]:
     dtype = np.result_type(p.dtype, q.dtype, np.float32)
     p, q = p.astype(dtype, copy=False), q.astype(dtype, copy=False)
     for name, m in (("unlearned", p), ("oracle", q)):
-        nan = np.isnan(m)
-        if nan.any():
-            model, sample = np.argwhere(nan)[0]
-            raise ValueError(f"{name} margins contain NaN (model {model}, sample {sample})")
+        # inf would pass the clip as a "perfect" +-100 and NaN breaks the binning.
+        bad = ~np.isfinite(m)
+        if bad.any():
+            model, sample = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{name} margins contain {m[model, sample]} (model {model}, sample {sample}; "
+                f"{np.count_nonzero(bad)} not finite)"
+            )
     return p, q
+
+
+def _check_options(bins, clip, eps) -> None:
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+    for name, value in (("clip", clip), ("eps", eps)):
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 def _klom_one_sample(p, q, bins, clip, eps) -> float:

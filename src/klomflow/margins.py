@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from klomflow.files import atomic_save_npz
+from klomflow.files import atomic_save_npz, load_npz
 from klomflow.splits import SPLITS
 
 
@@ -66,12 +66,76 @@ class EpochMargins:
 
     @classmethod
     def load(cls, path: str | Path) -> EpochMargins:
-        with np.load(path) as data:
-            missing = [k for k in (*SPLITS, "epochs", "compute_pct") if k not in data]
-            if missing:
-                raise ValueError(f"{path}: no {', '.join(missing)} in the margins file")
-            return cls(
-                {split: data[split] for split in SPLITS},
-                data["epochs"].tolist(),
-                data["compute_pct"].tolist(),
+        """The file :meth:`save` wrote, checked; anything unusable is one error naming ``path``."""
+        data = load_npz(path, (*SPLITS, "epochs", "compute_pct"))
+        epochs, compute_pct = data["epochs"], data["compute_pct"]
+        if epochs.ndim != 1 or epochs.size == 0 or not np.issubdtype(epochs.dtype, np.integer):
+            raise ValueError(
+                f"{path}: epochs must be a non-empty 1-D integer array, got {epochs.dtype} "
+                f"of shape {epochs.shape}"
             )
+        if compute_pct.shape != epochs.shape or not np.all(np.isfinite(compute_pct)):
+            raise ValueError(
+                f"{path}: compute_pct must hold one finite number per epoch ({epochs.size})"
+            )
+        n_models = None
+        for split in SPLITS:
+            margins = data[split]
+            if margins.ndim != 3 or margins.shape[0] != epochs.size or 0 in margins.shape:
+                raise ValueError(
+                    f"{path}: {split} margins have shape {margins.shape}, expected "
+                    f"({epochs.size} epochs, n_models, n_samples)"
+                )
+            if n_models not in (None, margins.shape[1]):
+                raise ValueError(
+                    f"{path}: {split} margins are of {margins.shape[1]} models, "
+                    f"{SPLITS[0]} of {n_models}"
+                )
+            n_models = margins.shape[1]
+            check_margins(margins, f"{path}: {split} margins")
+        return cls({split: data[split] for split in SPLITS}, epochs.tolist(), compute_pct.tolist())
+
+
+def check_margins(margins: np.ndarray, source: str) -> None:
+    """ValueError naming ``source`` unless ``margins`` are floats and all finite."""
+    if not np.issubdtype(margins.dtype, np.floating):
+        raise ValueError(f"{source} have dtype {margins.dtype}, expected a float dtype")
+    bad = np.argwhere(~np.isfinite(margins))
+    if bad.size:
+        where = ", ".join(f"{axis} {i}" for axis, i in zip(_AXES[-margins.ndim :], bad[0]))
+        raise ValueError(
+            f"{source} contain {margins[tuple(bad[0])]} ({where}); {len(bad)} of "
+            f"{margins.size} values not finite"
+        )
+
+
+_AXES = ("epoch index", "model", "sample")
+
+
+class Diverged(ValueError):
+    """Models whose margins are not finite: training or unlearning diverged.
+
+    ``what`` names the run (a method entry, a grid cell), ``setting`` the
+    settings that drove it (e.g. ``lr=10.0``), ``epoch`` when it was seen.
+    """
+
+    def __init__(self, what: str, setting: str, epoch: int, n_bad: int, n_total: int):
+        self.what, self.setting, self.epoch = what, setting, epoch
+        self.n_bad, self.n_total = n_bad, n_total
+        self.message = (
+            f"{what}: {setting}: margins not finite after epoch {epoch} "
+            f"({n_bad} of {n_total} non-finite)"
+        )
+        super().__init__(self.message)
+
+
+def check_finite(margins: dict[str, np.ndarray], what: str, setting: str, epoch: int) -> None:
+    """Raise :class:`Diverged` unless every split's margins are finite."""
+    n_bad = sum(int(np.count_nonzero(~np.isfinite(m))) for m in margins.values())
+    if n_bad:
+        raise Diverged(what, setting, epoch, n_bad, sum(m.size for m in margins.values()))
+
+
+def describe_setting(settings: dict) -> str:
+    """``lr=10.0, noise=0.1``: the settings a divergence message names."""
+    return ", ".join(f"{k}={v!r}" for k, v in settings.items()) or "default settings"

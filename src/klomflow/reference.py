@@ -62,6 +62,7 @@ def build_pretrain_models(
         eval_splits={"retain": train, "val": (dataset.val_images, dataset.val_labels)},
         device=device,
         resume_file=resume_file,
+        label="pretrain models",
     )
     reference.write_margins(retain_dir, run.margins["retain"])
     reference.write_margins(val_dir, run.margins["val"])
@@ -110,5 +111,6 @@ def build_oracle_models(
         eval_splits=splits,
         device=device,
         resume_file=resume_file,
+        label=f"oracle models of forget set {forget_set}",
     )
     reference.write_oracle_margins(oracle_dir, run.margins)

@@ -42,6 +42,7 @@ def retrain_cell(
         every_epoch=True,
         device=device,
         resume_file=resume_file,
+        label=f"retrain noise {noise:g}, seed {seed}",
     )
     # Each epoch is one pass over the retain split; a full retrain is
     # recipe.epochs passes over the whole train split (SPEC §7).

@@ -8,15 +8,17 @@ import numpy as np
 
 from klomflow.benchmarks import n_oracles
 from klomflow.easydub import ReferenceFormat
-from klomflow.klom import klom_scores, summarize_klom
+from klomflow.klom import degenerate_samples, klom_scores, summarize_klom
 from klomflow.margins import EpochMargins
 from klomflow.progress import progress
 from klomflow.splits import SPLITS
 
 # The columns of each table. One cell's or setting's klom.tsv has
 # EPOCH_COLUMNS; the gathered tables say which benchmark and forget set each
-# row is of (FORGET_SET_COLUMNS first).
-SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05"]
+# row is of (FORGET_SET_COLUMNS first). n_degenerate: samples whose KLOM of 0
+# only means the binning dropped every unlearned margin
+# (klom.degenerate_samples); a non-zero count flags the row.
+SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05", "n_degenerate"]
 EPOCH_COLUMNS = ["epoch", "compute_pct", "split", *SUMMARY_COLUMNS, "accuracy"]
 FORGET_SET_COLUMNS = ["benchmark", "forget_set"]
 BASELINE_COLUMNS = [*FORGET_SET_COLUMNS, "baseline", "split", "n_models", *SUMMARY_COLUMNS]
@@ -41,7 +43,7 @@ METHOD_COLUMNS = [
     "accuracy",
     "compute_pct",
 ]
-PRETRAIN_COLUMNS = [*FORGET_SET_COLUMNS, "split", "n_models", "klom_p95"]
+PRETRAIN_COLUMNS = [*FORGET_SET_COLUMNS, "split", "n_models", "klom_p95", "n_degenerate"]
 
 
 def score_epochs(
@@ -69,6 +71,7 @@ def score_epochs(
                     "compute_pct": pct,
                     "split": split,
                     **summarize_klom(scores),
+                    "n_degenerate": count_degenerate(margins, oracle[split]),
                     "accuracy": float(np.mean(margins > 0)),
                 }
             )
@@ -124,9 +127,15 @@ def score_baselines(
                     "split": split,
                     "n_models": n_models,
                     **summarize_klom(scores),
+                    "n_degenerate": count_degenerate(margins, oracle),
                 }
             )
     return rows
+
+
+def count_degenerate(unlearned: np.ndarray, oracle: np.ndarray) -> int:
+    """How many samples score KLOM 0 only because the binning dropped their unlearned mass."""
+    return int(np.count_nonzero(degenerate_samples(unlearned, oracle)))
 
 
 def pretrain_table(baselines: list[dict]) -> tuple[list[dict], str]:

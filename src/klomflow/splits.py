@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from klomflow.files import load_npy
+
 SPLITS = ("retain", "forget", "val")
 
 
@@ -27,6 +29,11 @@ def check_forget_set(indices: np.ndarray, n_train: int, source: str = "forget se
     if (counts > 1).any():
         raise ValueError(f"{source}: index {values[counts > 1][0]} appears more than once")
     return indices.astype(np.int64)
+
+
+def load_forget_set(path, n_train: int) -> np.ndarray:
+    """The forget set in a ``.npy`` file, checked (:func:`check_forget_set`); errors name the file."""
+    return check_forget_set(load_npy(path), n_train, source=str(path))
 
 
 def retain_indices(forget_set: np.ndarray, n_train: int) -> np.ndarray:

@@ -30,10 +30,36 @@ def write_tsv(
     atomic_write_text(path, buffer.getvalue())
 
 
-def read_tsv(path: str | Path) -> list[dict[str, str]]:
-    """The rows of a TSV table as dicts of strings, keyed by the header."""
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
+def read_tsv(path: str | Path, columns: list[str] = ()) -> list[dict[str, str]]:
+    """The rows of a TSV table as dicts of strings, keyed by the header.
+
+    The table must have a header with ``columns`` (others may follow), at
+    least one row, and as many cells in every row as in the header: a table
+    cut short is an error naming it, never a figure or summary quietly
+    missing its rows.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: a directory, expected a .tsv table")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file missing")
+    try:
+        with open(path, newline="") as f:
+            table = list(csv.reader(f, delimiter="\t"))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path}: not a readable table ({error})") from None
+    if not table:
+        raise ValueError(f"{path}: empty file, expected a table with a header row")
+    header, rows = table[0], table[1:]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(missing)} (it has {', '.join(header)})")
+    if not rows:
+        raise ValueError(f"{path}: no rows below the header")
+    for line, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise ValueError(f"{path}: line {line} has {len(row)} cells, the header {len(header)}")
+    return [dict(zip(header, row)) for row in rows]
 
 
 def label_rows(tables: list[list[dict]], labels: list[dict]) -> list[dict]:

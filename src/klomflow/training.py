@@ -24,6 +24,7 @@ import copy
 import hashlib
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from klomflow.files import atomic_torch_save
-from klomflow.margins import margins_from_logits
+from klomflow.margins import Diverged, check_finite, describe_setting, margins_from_logits
 from klomflow.models import build_model
 from klomflow.progress import progress
 from klomflow.stacking import load_models, stack_architecture, unstack_models
@@ -227,8 +228,14 @@ class Trainer:
         grad_noise: float = 0.0,
         first_model: int = 0,
     ):
-        if grad_noise < 0:
-            raise ValueError(f"gradient noise must be >= 0, got {grad_noise}")
+        if not grad_noise >= 0 or not math.isfinite(grad_noise):
+            raise ValueError(f"gradient noise must be finite and >= 0, got {grad_noise}")
+        if recipe.batch_size > len(labels):
+            # One step per epoch: the models would end where they started, at chance.
+            raise ValueError(
+                f"training.batch_size: {recipe.batch_size} is larger than the "
+                f"{len(labels)} samples it batches"
+            )
         self.stack = stack
         self.images = images.to(stack.device)
         self.labels = labels.to(stack.device)
@@ -322,6 +329,7 @@ def train_models(
     first_model: int = 0,
     device: str | torch.device = "cpu",
     resume_file: str | Path | None = None,
+    label: str = "training",
 ) -> TrainingRun:
     """Train models ``first_model ..`` ``first_model + n_models - 1`` of run ``seed`` from scratch.
 
@@ -335,6 +343,10 @@ def train_models(
             run that finds one written by the same arguments continues after
             its epoch, to the same result as an uninterrupted run; the file
             is removed once the last epoch is done.
+        label: names the run (e.g. a grid cell) when its margins are not finite.
+
+    Raises :class:`klomflow.margins.Diverged` (a ValueError) as soon as the
+    margins or the training loss are not finite: nothing is returned to save.
     """
     if n_models < 1:
         raise ValueError(f"n_models must be at least 1, got {n_models}")
@@ -361,14 +373,25 @@ def train_models(
         desc=f"training {n_models} models",
         unit="epoch",
     )
-    for epoch in epochs:
-        loss = trainer.train_epoch()
-        log.info("epoch %d/%d: mean training loss %.4f", epoch, recipe.epochs, loss)
-        if every_epoch or epoch == recipe.epochs:
-            for split, (images, labels) in eval_splits.items():
-                recorded[split].append(stack.margins(images, labels))
-        if resume is not None and epoch < recipe.epochs:
-            resume.save(trainer.state_dict(), recorded)
+    setting = describe_setting({"training.lr": recipe.lr, "noise": grad_noise})
+    try:
+        for epoch in epochs:
+            loss = trainer.train_epoch()
+            log.info("epoch %d/%d: mean training loss %.4f", epoch, recipe.epochs, loss)
+            record = every_epoch or epoch == recipe.epochs
+            # A loss that is not finite stops the run now, not epochs later.
+            if record or not math.isfinite(loss):
+                now = {split: stack.margins(x, y) for split, (x, y) in eval_splits.items()}
+                check_finite(now, label, setting, epoch)
+            if record:
+                for split in eval_splits:
+                    recorded[split].append(now[split])
+            if resume is not None and epoch < recipe.epochs:
+                resume.save(trainer.state_dict(), recorded)
+    except Diverged:
+        if resume is not None:
+            resume.remove()  # resuming would only diverge again
+        raise
     epochs.close()
     if resume is not None:
         resume.remove()

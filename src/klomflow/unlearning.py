@@ -26,10 +26,13 @@ import importlib
 import importlib.util
 import inspect
 import itertools
+import math
 import re
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 import torch
@@ -37,7 +40,7 @@ import torch.nn.functional as F
 
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import ReferenceFormat
-from klomflow.margins import EpochMargins
+from klomflow.margins import EpochMargins, check_finite, describe_setting
 from klomflow.splits import SPLITS
 from klomflow.training import (
     ModelStack,
@@ -57,6 +60,38 @@ ENTRY_KEYS = ("method", "epochs", "seed", "sweep", "entry", "swept")
 
 # Random streams of an unlearning run, each its own SeedSequence key.
 _BATCHES, _NOISE = 11, 12
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a method parameter may take, as ``Annotated[float, Range(gt=0)]``.
+
+    Config values are checked against it (and the type) before anything runs;
+    ``gt``/``ge`` are exclusive/inclusive lower bounds, ``le`` an upper bound.
+    """
+
+    gt: float | None = None
+    ge: float | None = None
+    le: float | None = None
+
+    def __str__(self) -> str:
+        bounds = [("> ", self.gt), (">= ", self.ge), ("<= ", self.le)]
+        return " and ".join(f"{op}{bound:g}" for op, bound in bounds if bound is not None)
+
+    def contains(self, value) -> bool:
+        return (
+            (self.gt is None or value > self.gt)
+            and (self.ge is None or value >= self.ge)
+            and (self.le is None or value <= self.le)
+        )
+
+
+# The parameter types of the built-in methods; a method of your own may use them.
+PositiveFloat = Annotated[float, Range(gt=0)]  # learning rates, temperatures, norms
+NonNegativeFloat = Annotated[float, Range(ge=0)]  # noise, weights, weight decay
+Momentum = Annotated[float, Range(ge=0, le=1)]  # SGD momentum; above 1 it diverges
+BatchSize = Annotated[int, Range(ge=1)]  # samples per step, per model
+Epochs = Annotated[int, Range(ge=0)]  # a count of epochs, or an epoch number
 
 
 @dataclass
@@ -118,10 +153,10 @@ def ascent_forget(
     models: ModelStack,
     data: UnlearningData,
     *,
-    lr: float = 0.001,
-    forget_batch_size: int = 32,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
+    lr: PositiveFloat = 0.001,
+    forget_batch_size: BatchSize = 32,
+    momentum: Momentum = 0.0,
+    weight_decay: NonNegativeFloat = 0.0,
 ) -> Iterator[ModelStack]:
     """Gradient ascent on the forget set: minimise -CE, one pass per epoch."""
     optimizer = _sgd(models, lr, momentum, weight_decay)
@@ -136,12 +171,12 @@ def ascent_descent(
     models: ModelStack,
     data: UnlearningData,
     *,
-    lr: float = 0.001,
-    ascent_epochs: int = 3,
-    forget_batch_size: int = 32,
-    batch_size: int = 64,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
+    lr: PositiveFloat = 0.001,
+    ascent_epochs: Epochs = 3,
+    forget_batch_size: BatchSize = 32,
+    batch_size: BatchSize = 64,
+    momentum: Momentum = 0.0,
+    weight_decay: NonNegativeFloat = 0.0,
 ) -> Iterator[ModelStack]:
     """Each epoch: a pass of ascent on the forget set (first ``ascent_epochs`` only), then descent on retain."""
     optimizer = _sgd(models, lr, momentum, weight_decay)
@@ -161,12 +196,12 @@ def noisy_descent(
     models: ModelStack,
     data: UnlearningData,
     *,
-    lr: float = 0.001,
-    batch_size: int = 64,
-    noise: float = 0.01,
-    clip_norm: float = 1.0,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
+    lr: PositiveFloat = 0.001,
+    batch_size: BatchSize = 64,
+    noise: NonNegativeFloat = 0.01,
+    clip_norm: PositiveFloat = 1.0,
+    momentum: Momentum = 0.0,
+    weight_decay: NonNegativeFloat = 0.0,
 ) -> Iterator[ModelStack]:
     """Descent on the retain set; each step clips every model's gradient norm, then adds N(0, noise^2)."""
     optimizer = _sgd(models, lr, momentum, weight_decay)
@@ -195,16 +230,16 @@ def scrub(
     models: ModelStack,
     data: UnlearningData,
     *,
-    lr: float = 0.001,
-    ascent_epochs: int = 3,
-    forget_batch_size: int = 32,
-    batch_size: int = 64,
-    temperature: float = 4.0,
-    ce_weight: float = 0.99,
-    kl_weight: float = 0.1,
-    lr_decay_epochs: tuple[int, ...] = (3, 5, 9),
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
+    lr: PositiveFloat = 0.001,
+    ascent_epochs: Epochs = 3,
+    forget_batch_size: BatchSize = 32,
+    batch_size: BatchSize = 64,
+    temperature: PositiveFloat = 4.0,
+    ce_weight: NonNegativeFloat = 0.99,
+    kl_weight: NonNegativeFloat = 0.1,
+    lr_decay_epochs: tuple[Epochs, ...] = (3, 5, 9),
+    momentum: Momentum = 0.0,
+    weight_decay: NonNegativeFloat = 0.0,
 ) -> Iterator[ModelStack]:
     """SCRUB: the student (the pretrain models) moves away from the teacher on the forget set
     and stays close to it, and right, on the retain set.
@@ -326,6 +361,104 @@ def check_parameters(method, params: dict, entry: str = "method", partial: bool 
     ]
     if missing and not partial:
         raise ValueError(f"{entry}: missing required parameter {missing[0]!r} of {method.__name__}")
+    hints = _type_hints(method)
+    for name, value in params.items():
+        problem = _problem(value, hints.get(name))
+        if problem:
+            raise ValueError(f"{entry}.{name}: {problem}")
+
+
+def _type_hints(method) -> dict:
+    """The method's annotations, resolved; none if they cannot be (then types go unchecked)."""
+    try:
+        return get_type_hints(method, include_extras=True)
+    except Exception:  # a user's annotation naming what their module never imports
+        return {}
+
+
+def _problem(value, hint) -> str | None:
+    """What is wrong with ``value`` as a ``hint`` (a type, Annotated with Range), or None.
+
+    Types it does not know (a class of the user's, Any) are not checked.
+    """
+    if hint is None:
+        return None
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Annotated:
+        problem = _problem(value, args[0])
+        if problem:
+            return problem
+        for bound in (a for a in args[1:] if isinstance(a, Range)):
+            if not bound.contains(value):
+                return f"{value!r} is out of range: it must be {bound}"
+        return None
+    if origin in (Union, types.UnionType):
+        problems = [_problem(value, arm) for arm in args]
+        return None if None in problems else problems[0]
+    if hint is type(None):
+        return None if value is None else f"{value!r} is not null"
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            return f"{value!r} is not a list"
+        items = args[:1] * len(value) if origin is list or args[-1:] == (...,) else args
+        if len(items) != len(value):
+            return f"{value!r} is not a list of {len(items)} items"
+        for i, (item, item_hint) in enumerate(zip(value, items)):
+            problem = _problem(item, item_hint)
+            if problem:
+                return f"{value!r}: item {i}: {problem}"
+        return None
+    return _scalar_problem(value, hint)
+
+
+def _scalar_problem(value, hint) -> str | None:
+    if hint is bool:
+        return None if isinstance(value, bool) else f"{value!r} is not true or false"
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return None
+        return f"{value!r} is not an integer"
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return None if math.isfinite(value) else f"{value!r} is not a finite number"
+        if isinstance(value, str) and _reads_as_float(value):
+            # YAML 1.1 (PyYAML) reads 1e-3 as text; 1.0e-3 is a number.
+            return f"{value!r} is text, not a number (write it with a dot, e.g. 1.0e-3)"
+        return f"{value!r} is not a number"
+    if hint is str:
+        return None if isinstance(value, str) else f"{value!r} is not text"
+    return None
+
+
+def _reads_as_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def method_module_file(name: str) -> str | None:
+    """The file of the user's module that defines method ``name``, or None for a built-in.
+
+    A workflow makes it an input of the method's jobs, so that editing the
+    method re-runs them (and only them). ``file.py:function`` gives the path
+    as written (relative to the working directory); ``package.module:function``
+    the module's file wherever it is found. Only that one file: modules it
+    imports are not followed.
+    """
+    if name in METHODS or ":" not in name:
+        return None
+    module_name = name.partition(":")[0]
+    if module_name.endswith(".py"):
+        return module_name
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.has_location or spec.origin is None:
+        raise ValueError(f"method {name!r}: no file found for module {module_name!r}")
+    return spec.origin
 
 
 def check_method_entry(name: str, entry: dict, partial: bool = False):
@@ -416,7 +549,9 @@ def run_method(
     """Run ``method`` for ``max(epochs)`` epochs, recording margins after each listed one.
 
     ``full_retrain_cost``: forward-pass equivalents per model of retraining
-    from scratch, the 100 % of the compute axis.
+    from scratch, the 100 % of the compute axis. Raises
+    :class:`klomflow.margins.Diverged` (naming ``entry``, ``params`` and the
+    epoch) if recorded margins are not finite.
     """
     check_parameters(method, params, entry)
     n_models = len(models)
@@ -439,8 +574,10 @@ def run_method(
                 f"{entry}: the method yielded {got}, expected a ModelStack of {n_models} models"
             )
         if epoch in epochs:
+            now = {split: result.margins(*splits[split]) for split in SPLITS}
+            check_finite(now, entry, describe_setting(params), epoch)
             for split in SPLITS:
-                recorded[split].append(result.margins(*splits[split]))
+                recorded[split].append(now[split])
             compute.append(100 * data.compute / full_retrain_cost)
     return EpochMargins({s: np.stack(m) for s, m in recorded.items()}, epochs, compute)
 

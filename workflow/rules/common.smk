@@ -1,14 +1,16 @@
-import importlib.util
+import sys
 from pathlib import Path
 
+import yaml
 from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from klomflow.benchmarks import get_benchmark
+from klomflow.config_checks import check_config, noise_label
 from klomflow.hub import HUB_FILE_EPOCH, check_model_count
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
-from klomflow.unlearning import method_settings
+from klomflow.unlearning import method_module_file, method_settings
 
 
 # -- the config ----------------------------------------------------------------
@@ -61,12 +63,19 @@ if SOURCE != "local":
         check_model_count(config["n_models"])
     except ValueError as error:
         config_error(error)
+# Fail before anything runs, so that no job's outputs are deleted for a
+# mistake: floats for integers, batch sizes and N out of range, noise levels
+# naming one cell twice, and every method setting against its method's
+# signature (unknown method or parameter, a bad sweep, a module that does not
+# import).
+with open(Path(workflow.current_basedir) / "../schemas/config.schema.yaml") as f:
+    CONFIG_SCHEMA = yaml.safe_load(f)
 try:
-    # Every setting of every entry, checked before anything runs: unknown
-    # method or parameter, a bad sweep, a module:function that does not import.
-    METHOD_SETTINGS = method_settings(config["methods"])
+    for warning in check_config(config, CONFIG_SCHEMA):
+        print(f"warning: {warning}", file=sys.stderr)
 except ValueError as error:
-    config_error(error)
+    raise WorkflowError(str(error)) from None
+METHOD_SETTINGS = method_settings(config["methods"])
 
 
 wildcard_constraints:
@@ -80,11 +89,6 @@ wildcard_constraints:
 
 
 # -- helpers ---------------------------------------------------------------------
-
-
-def noise_label(noise):
-    """A noise level as it appears in paths: 0.001 -> '0.001', 1e-05 -> '1e-05'."""
-    return format(float(noise), "g")
 
 
 def get_final_outputs():
@@ -231,17 +235,11 @@ def get_method_setting(wildcards):
 def get_method_module(wildcards):
     """The file of a user's method (`my_methods.py:f` or `package.module:f`), if it has one.
 
-    An input of the setting's job, so that editing the method re-runs it (and
-    only the settings that use it).
+    An input of the setting's jobs, so that editing the method re-runs them
+    (and only the settings that use it).
     """
-    name = METHOD_SETTINGS[wildcards.setting]["method"]
-    module_name, separator, _ = name.partition(":")
-    if not separator:
-        return []  # a built-in method: klomflow's own code
-    if module_name.endswith(".py"):
-        return [module_name]
-    spec = importlib.util.find_spec(module_name)
-    return [spec.origin] if spec is not None and spec.origin else []
+    path = method_module_file(METHOD_SETTINGS[wildcards.setting]["method"])
+    return [path] if path else []
 
 
 def get_method_tables(wildcards):

@@ -2,19 +2,16 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
-import numpy as np
 import torch
 
 from klomflow.datasets import load_dataset
 from klomflow.retraining import retrain_cell
-from klomflow.splits import check_forget_set
+from klomflow.splits import load_forget_set
 from klomflow.training import TrainingRecipe, resolve_device
 
 torch.set_num_threads(snakemake.threads)
 dataset = load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset)
-forget_set = check_forget_set(
-    np.load(snakemake.input.forget_set), dataset.n_train, source=snakemake.input.forget_set
-)
+forget_set = load_forget_set(snakemake.input.forget_set, dataset.n_train)
 recorded = retrain_cell(
     dataset,
     forget_set,
