@@ -44,7 +44,13 @@ def test_pretrain_forget_margins_follow_the_forget_set_order(layout):
 
     all_train = margins(2, N_TRAIN)
     layout.write_margins(layout.pretrain_dir("retain"), all_train)
-    write_pretrain_forget_margins(layout, 1, 2)
+    write_pretrain_forget_margins(
+        layout.format,
+        layout.pretrain_dir("retain"),
+        layout.forget_set_file(1),
+        layout.pretrain_dir("forget_1"),
+        n_models=2,
+    )
     np.testing.assert_array_equal(
         layout.pretrain_margins("forget", 1, range(2)), all_train[:, FORGET]
     )

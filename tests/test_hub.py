@@ -141,7 +141,7 @@ def test_files_already_in_place_are_not_fetched_again(tmp_path, served, hub_sett
             lambda f: f.update(
                 {"margins/cifar10/pretrain/retain/resnet9/id_0_epoch_23.npy": b"garbage"}
             ),
-            "id_0_epoch_23.npy: not a readable .npy file",
+            "id_0_epoch_23.npy: not a numpy file",
         ),
     ],
 )

@@ -18,7 +18,7 @@ def config(**overrides):
 def test_hub_sources_record_repo_and_revision():
     assert dataset_provenance(config()) == {
         "benchmark": "cifar10",
-        "forget_set": 2,
+        "forget_sets": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
         "n_models": 100,
         "reference_source": "easydub",
         "repo_id": "easydub/EasyDUB-dataset",
