@@ -25,10 +25,12 @@ from klomflow.tables import read_tsv
 SUMMARY = ["klom_mean", "klom_p95", "klom_p05", "n_degenerate"]
 N_TRAIN = BENCHMARKS["digits"].n_train
 FORGET_SIZES = {1: 50, 2: 100}  # digits forget sets 1 and 2
+DIVERGING = "ascent_forget__lr-1e+06"
 SETTINGS = [
     "do_nothing",
     "ascent_forget__lr-0.003",
     "ascent_forget__lr-0.01",
+    DIVERGING,
     "ascent_descent",
     "noisy_descent",
     "scrub",
@@ -69,6 +71,7 @@ def test_compute_vs_klom_table(tiny_run):
         "epoch",
         "compute_pct",
         "split",
+        "status",
         *SUMMARY,
     ]
     cells = {(r["forget_set"], r["noise"], r["seed"]) for r in rows}
@@ -229,25 +232,30 @@ def test_methods_table(tiny_run):
         "params",
         "epoch",
         "split",
+        "status",
         "n_models",
         *SUMMARY,
         "accuracy",
         "compute_pct",
     ]
     listed = {(r["forget_set"], r["setting"], r["epoch"]) for r in rows}
-    epochs = {"ascent_forget__lr-0.003": ["1", "2"], "ascent_forget__lr-0.01": ["1", "2"]}
     assert listed == {
         (k, setting, epoch)
         for k in ("1", "2")
         for setting in SETTINGS
-        for epoch in epochs.get(setting, ["1"])
+        for epoch in (["1", "2"] if setting.startswith("ascent_forget") else ["1"])
     }
-    assert len(rows) == 2 * 8 * 3  # forget sets x (setting, epoch) x splits
+    assert len(rows) == 2 * 10 * 3  # forget sets x (setting, epoch) x splits
     for r in rows:
+        assert r["method"] == r["setting"].split("__")[0]
+        assert r["params"] == (
+            "lr=" + r["setting"].split("-", 1)[1] if "__" in r["setting"] else ""
+        )
+        if r["setting"] == DIVERGING:
+            continue
+        assert r["status"] == "ok"
         assert 0 <= float(r["accuracy"]) <= 1
         assert float(r["compute_pct"]) >= 0
-        assert r["method"] == r["setting"].split("__")[0]
-        assert r["params"] == ("lr=" + r["setting"].split("-")[-1] if "__" in r["setting"] else "")
     pretrain = {
         (r["forget_set"], r["split"]): r
         for r in read_tsv(tiny_run / "results/baselines.tsv")
@@ -259,14 +267,29 @@ def test_methods_table(tiny_run):
             assert float(r["compute_pct"]) == 0
 
 
+def test_a_diverging_setting_is_reported_as_diverged_and_never_scored(tiny_run):
+    rows = [r for r in read_tsv(tiny_run / "results/methods.tsv") if r["setting"] == DIVERGING]
+    assert len(rows) == 2 * 2 * 3  # forget sets x epochs x splits
+    for r in rows:
+        assert r["status"] == "diverged"
+        assert r["klom_p95"] == r["klom_mean"] == r["accuracy"] == r["compute_pct"] == ""
+    log = tiny_run / f"logs/run_unlearning_method/digits/forget_1/{DIVERGING}.log"
+    assert "diverged: methods." in log.read_text()
+    board = [r for r in read_tsv(tiny_run / "results/leaderboard.tsv") if r["setting"] == DIVERGING]
+    assert [(r["status"], r["forget_p95_mean"], r["pareto"]) for r in board] == [
+        ("diverged", "", "")
+    ] * 2
+
+
 def test_the_leaderboard_compares_each_setting_across_forget_sets(tiny_run):
     rows = read_tsv(tiny_run / "results/leaderboard.tsv")
-    assert list(rows[0])[:7] == [
+    assert list(rows[0])[:8] == [
         "benchmark",
         "method",
         "setting",
         "params",
         "epoch",
+        "status",
         "forget_sets",
         "compute_pct",
     ]
@@ -277,6 +300,8 @@ def test_the_leaderboard_compares_each_setting_across_forget_sets(tiny_run):
     methods = read_tsv(tiny_run / "results/methods.tsv")
     for row in rows[2:]:
         assert row["forget_sets"] == "1,2"
+        if row["status"] == "diverged":
+            continue
         p95 = [
             float(r["klom_p95"])
             for r in methods
@@ -285,11 +310,38 @@ def test_the_leaderboard_compares_each_setting_across_forget_sets(tiny_run):
         assert float(row["forget_p95_mean"]) == pytest.approx(np.mean(p95), rel=1e-5)
         assert float(row["forget_p95_min"]) == pytest.approx(min(p95), rel=1e-5)
         assert float(row["forget_p95_max"]) == pytest.approx(max(p95), rel=1e-5)
-    # Each method has at least one Pareto-optimal setting, and do_nothing (0 %
-    # compute) is one.
+    # Each method has at least one Pareto-optimal setting.
     assert {r["method"] for r in rows[2:] if r["pareto"] == "yes"} == {
         s.split("__")[0] for s in SETTINGS
     }
+
+
+def test_retraining_at_the_same_compute_interpolates_the_noise_free_grid(tiny_run):
+    curves = [
+        r
+        for r in read_tsv(tiny_run / "results/compute_vs_klom.tsv")
+        if r["noise"] == "0" and r["split"] == "forget"
+    ]
+    board = read_tsv(tiny_run / "results/leaderboard.tsv")
+    # One epoch of SCRUB (a retain pass with the teacher's forward passes)
+    # costs two thirds of the tiny config's retrain: between the grid's epochs.
+    row = next(r for r in board if r["setting"] == "scrub")
+    assert row["retrain_forget_sets"] == "1,2"
+    methods = read_tsv(tiny_run / "results/methods.tsv")
+    expected = []
+    for k in ("1", "2"):
+        compute = next(
+            float(r["compute_pct"])
+            for r in methods
+            if r["setting"] == "scrub" and r["forget_set"] == k and r["split"] == "forget"
+        )
+        grid = sorted(
+            (float(r["compute_pct"]), float(r["klom_p95"])) for r in curves if r["forget_set"] == k
+        )
+        expected.append(np.interp(compute, [x for x, _ in grid], [y for _, y in grid]))
+    assert float(row["forget_retrain_p95"]) == pytest.approx(np.mean(expected), rel=1e-5)
+    # do_nothing spends no compute: below the grid, retraining has nothing to offer.
+    assert next(r for r in board if r["setting"] == "do_nothing")["forget_retrain_p95"] == ""
 
 
 def test_a_new_method_entry_runs_only_that_entry_and_the_aggregates(tiny_run):
@@ -307,7 +359,7 @@ def test_a_new_method_entry_runs_only_that_entry_and_the_aggregates(tiny_run):
 def test_a_new_sweep_value_runs_only_its_setting(tiny_run):
     methods = {
         **TINY_CONFIG["methods"],
-        "ascent_forget": {"epochs": [1, 2], "sweep": {"lr": [0.003, 0.01, 0.03]}},
+        "ascent_forget": {"epochs": [1, 2], "sweep": {"lr": [0.003, 0.01, 1.0e6, 0.03]}},
     }
     write_config(tiny_run, {**TINY_CONFIG, "methods": methods}, "more_lr.yaml")
     assert planned_jobs(tiny_run, "--configfile", "more_lr.yaml") == method_jobs(1)

@@ -7,6 +7,12 @@ that plain retraining (the grid's noise-0 curve) reaches with the same
 compute on the same forget sets. The baselines stand in it as reference rows,
 and each method's Pareto-optimal settings on (compute, mean forget P95) are
 marked: the question the compute-vs-KLOM figure exists to answer, as a table.
+
+A setting that diverged on any forget set stands in it with status
+``diverged`` and no numbers, and takes part in no ranking. ``n_degenerate``
+counts the samples, over splits and forget sets, whose KLOM of 0 only means
+the binning dropped every unlearned margin (SPEC §2): a non-zero count flags
+the row's P95 as flattering.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from klomflow.scoring import scored
 from klomflow.splits import SPLITS
 
 LEADERBOARD_COLUMNS = [
@@ -23,12 +30,14 @@ LEADERBOARD_COLUMNS = [
     "setting",
     "params",
     "epoch",
+    "status",
     "forget_sets",
     "compute_pct",
     *(f"{split}_p95_{stat}" for split in SPLITS for stat in ("mean", "min", "max")),
     *(f"{split}_accuracy" for split in SPLITS),
     *(f"{split}_retrain_p95" for split in SPLITS),
     "retrain_forget_sets",
+    "n_degenerate",
     "pareto",
 ]
 
@@ -43,7 +52,7 @@ def leaderboard(methods: list[dict], baselines: list[dict], curves: list[dict]) 
     it is left blank outside the grid's range of compute, where retraining
     has no model to offer.
     """
-    retraining = _noise_free_curves(curves)
+    retraining = _noise_free_curves(scored(curves))
     rows = [
         _reference_row(baselines, name, pct)
         for name, pct in (("pretrain", 0.0), ("oracle_floor", 100.0))
@@ -56,16 +65,25 @@ def leaderboard(methods: list[dict], baselines: list[dict], curves: list[dict]) 
     for (setting, epoch), group in groups.items():
         first = group[0]
         forget_sets = sorted({int(r["forget_set"]) for r in group})
-        compute = np.mean([float(r["compute_pct"]) for r in group])
         row = {
+            **dict.fromkeys(LEADERBOARD_COLUMNS),
             "benchmark": first["benchmark"],
             "method": first["method"],
             "setting": setting,
             "params": first["params"],
             "epoch": epoch,
+            "status": "ok",
             "forget_sets": _numbers(forget_sets),
-            "compute_pct": float(compute),
+            "pareto": "",
+        }
+        if len(scored(group)) < len(group):
+            row["status"] = "diverged"
+            ranked.append(row)
+            continue
+        row |= {
+            "compute_pct": float(np.mean([float(r["compute_pct"]) for r in group])),
             **_spread(group),
+            "n_degenerate": sum(int(r["n_degenerate"]) for r in group),
         }
         matched = {}
         for split in SPLITS:
@@ -77,8 +95,11 @@ def leaderboard(methods: list[dict], baselines: list[dict], curves: list[dict]) 
             row[f"{split}_retrain_p95"] = float(np.mean(values)) if values else None
         row["retrain_forget_sets"] = _numbers(sorted(matched["forget"]))
         ranked.append(row)
-    _mark_pareto(ranked)
-    ranked.sort(key=lambda r: (r["method"], r["compute_pct"], r["setting"]))
+    _mark_pareto([r for r in ranked if r["status"] == "ok"])
+    # Diverged settings last within their method: they have no compute to sort by.
+    ranked.sort(
+        key=lambda r: (r["method"], r["status"] != "ok", r["compute_pct"] or 0.0, r["setting"])
+    )
     return rows + ranked
 
 
@@ -109,12 +130,14 @@ def _reference_row(baselines: list[dict], name: str, compute_pct: float) -> dict
         "setting": name,
         "params": "",
         "epoch": None,
+        "status": "ok",
         "forget_sets": _numbers(sorted({int(r["forget_set"]) for r in rows})),
         "compute_pct": compute_pct,
         **_spread(rows),
         **{f"{split}_accuracy": None for split in SPLITS},
         **{f"{split}_retrain_p95": None for split in SPLITS},
         "retrain_forget_sets": "",
+        "n_degenerate": sum(int(r["n_degenerate"]) for r in rows),
         "pareto": "",
     }
 

@@ -55,8 +55,19 @@ class EpochMargins:
     margins: dict[str, np.ndarray]
     epochs: list[int]
     compute_pct: list[float]
+    # Why the run kept no margins (a Diverged message); then margins and
+    # compute_pct are empty and ``epochs`` are the epochs that were asked for.
+    diverged: str | None = None
+
+    @classmethod
+    def of_diverged(cls, error: Diverged, epochs: list[int]) -> EpochMargins:
+        """The record of a run that diverged: its epochs and why, no margins to score."""
+        return cls({}, sorted(epochs), [], error.message)
 
     def save(self, path: str | Path) -> None:
+        if self.diverged is not None:
+            atomic_save_npz(path, epochs=np.asarray(self.epochs), diverged=np.array(self.diverged))
+            return
         atomic_save_npz(
             path,
             epochs=np.asarray(self.epochs),
@@ -67,6 +78,10 @@ class EpochMargins:
     @classmethod
     def load(cls, path: str | Path) -> EpochMargins:
         """The file :meth:`save` wrote, checked; anything unusable is one error naming ``path``."""
+        data = load_npz(path, ("epochs",))
+        if "diverged" in np.load(path).files:
+            diverged = load_npz(path, ("diverged",))["diverged"]
+            return cls({}, data["epochs"].tolist(), [], str(diverged))
         data = load_npz(path, (*SPLITS, "epochs", "compute_pct"))
         epochs, compute_pct = data["epochs"], data["compute_pct"]
         if epochs.ndim != 1 or epochs.size == 0 or not np.issubdtype(epochs.dtype, np.integer):

@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator  # noqa: E402
 
 from klomflow.files import atomic_path  # noqa: E402
+from klomflow.scoring import scored  # noqa: E402
 from klomflow.splits import SPLITS  # noqa: E402
 
 
@@ -33,6 +34,7 @@ def plot_compute_vs_klom(
     the mean over its cells (forget sets and seeds) with their range shaded.
     ``baselines``: rows of ``baselines.tsv``.
     """
+    curves = scored(curves)
     noise_levels = sorted({float(r["noise"]) for r in curves})
     colours = plt.cm.viridis(np.linspace(0, 0.9, max(len(noise_levels), 1)))
     fig, axes = plt.subplots(1, len(SPLITS), figsize=(5 * len(SPLITS), 4.5), sharex=True)
@@ -59,6 +61,7 @@ def plot_methods(
     in one colour. The retraining grid's lowest noise level is drawn in grey
     for comparison, on the same compute axis.
     """
+    methods, curves = scored(methods), scored(curves)
     entries = list(dict.fromkeys(r["method"] for r in methods))
     colours = dict(zip(entries, plt.cm.tab10(np.arange(len(entries)) % 10)))
     settings = list(dict.fromkeys((r["method"], r["setting"]) for r in methods))

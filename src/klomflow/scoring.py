@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,17 @@ from klomflow.margins import EpochMargins
 from klomflow.progress import progress
 from klomflow.splits import SPLITS
 
+log = logging.getLogger(__name__)
+
 # The columns of each table. One cell's or setting's klom.tsv has
 # EPOCH_COLUMNS; the gathered tables say which benchmark and forget set each
 # row is of (FORGET_SET_COLUMNS first). n_degenerate: samples whose KLOM of 0
 # only means the binning dropped every unlearned margin
 # (klom.degenerate_samples); a non-zero count flags the row.
 SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05", "n_degenerate"]
-EPOCH_COLUMNS = ["epoch", "compute_pct", "split", *SUMMARY_COLUMNS, "accuracy"]
+# status: ok, or diverged (the run's margins were not finite: no numbers, and
+# no place in any ranking).
+EPOCH_COLUMNS = ["epoch", "compute_pct", "split", "status", *SUMMARY_COLUMNS, "accuracy"]
 FORGET_SET_COLUMNS = ["benchmark", "forget_set"]
 BASELINE_COLUMNS = [*FORGET_SET_COLUMNS, "baseline", "split", "n_models", *SUMMARY_COLUMNS]
 GRID_COLUMNS = [
@@ -29,6 +34,7 @@ GRID_COLUMNS = [
     "epoch",
     "compute_pct",
     "split",
+    "status",
     *SUMMARY_COLUMNS,
 ]
 METHOD_COLUMNS = [
@@ -38,6 +44,7 @@ METHOD_COLUMNS = [
     "params",
     "epoch",
     "split",
+    "status",
     "n_models",
     *SUMMARY_COLUMNS,
     "accuracy",
@@ -52,8 +59,16 @@ def score_epochs(
     """KLOM of models recorded after several epochs, one row per (epoch, split).
 
     ``oracle[split]`` is ``(N, n_samples)``. Accuracy is the share of
-    (model, sample) pairs with a positive margin.
+    (model, sample) pairs with a positive margin. A run that diverged gets
+    one row per (epoch, split) with status ``diverged`` and no numbers.
     """
+    if recorded.diverged is not None:
+        log.warning("not scored: %s", recorded.diverged)
+        return [
+            {**dict.fromkeys(EPOCH_COLUMNS), "epoch": epoch, "split": split, "status": "diverged"}
+            for epoch in recorded.epochs
+            for split in SPLITS
+        ]
     rows = []
     epochs = progress(
         enumerate(zip(recorded.epochs, recorded.compute_pct)),
@@ -70,6 +85,7 @@ def score_epochs(
                     "epoch": epoch,
                     "compute_pct": pct,
                     "split": split,
+                    "status": "ok",
                     **summarize_klom(scores),
                     "n_degenerate": count_degenerate(margins, oracle[split]),
                     "accuracy": float(np.mean(margins > 0)),
@@ -131,6 +147,11 @@ def score_baselines(
                 }
             )
     return rows
+
+
+def scored(rows: list[dict]) -> list[dict]:
+    """The rows of a table that carry numbers: all but those of runs that diverged."""
+    return [r for r in rows if r.get("status", "ok") == "ok"]
 
 
 def count_degenerate(unlearned: np.ndarray, oracle: np.ndarray) -> int:

@@ -524,6 +524,11 @@ def setting_parameters(setting: dict) -> dict:
     return {k: v for k, v in setting.items() if k not in ENTRY_KEYS}
 
 
+def swept_values(setting: dict) -> str:
+    """A setting's swept values as the tables show them: ``ascent_epochs=1 lr=0.001``."""
+    return " ".join(f"{k}={_value_label(v)}" for k, v in setting["swept"].items())
+
+
 def _value_label(value) -> str:
     """A swept value as it appears in a setting's name: 0.001 -> '0.001', [3, 5] -> '3_5'."""
     if isinstance(value, bool):

@@ -10,7 +10,7 @@ from klomflow.benchmarks import get_benchmark
 from klomflow.config_checks import check_config, noise_label
 from klomflow.hub import HUB_FILE_EPOCH, check_model_count
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
-from klomflow.unlearning import method_module_file, method_settings
+from klomflow.unlearning import method_module_file, method_settings, swept_values
 
 
 # -- the config ----------------------------------------------------------------
@@ -256,7 +256,7 @@ def get_method_labels(wildcards):
             **forget_set_labels(wildcards),
             "method": setting["entry"],
             "setting": name,
-            "params": " ".join(f"{k}={v}" for k, v in setting["swept"].items()),
+            "params": swept_values(setting),
             "n_models": config["n_models"],
         }
         for name, setting in METHOD_SETTINGS.items()
