@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from klomflow.easydub import EasyDUBLayout
@@ -9,6 +11,8 @@ from klomflow.klom import klom_scores, summarize_klom
 from klomflow.margins import EpochMargins
 from klomflow.progress import progress
 from klomflow.splits import SPLITS
+
+log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05"]
 BASELINE_COLUMNS = ["baseline", "split", "n_models", *SUMMARY_COLUMNS]
@@ -23,6 +27,9 @@ def score_epochs(
     ``oracle[split]`` is ``(N, n_samples)``. Accuracy is the share of
     (model, sample) pairs with a positive margin.
     """
+    log.info(
+        "scoring from the first epoch (scoring keeps no resume state: a stopped run starts over)"
+    )
     rows = []
     epochs = progress(
         enumerate(zip(recorded.epochs, recorded.compute_pct)),
