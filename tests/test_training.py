@@ -324,3 +324,11 @@ def test_a_run_without_a_resume_file_says_it_starts_from_epoch_1(data, tmp_path,
     with caplog.at_level(logging.INFO, logger="klomflow.training"):
         train(data, resume_file=tmp_path / "run.pt")
     assert f"starting from epoch 1: no resume state in {tmp_path / 'run.pt'}" in caplog.text
+
+
+def test_a_completed_run_removes_the_partial_resume_file_a_kill_mid_write_left(data, tmp_path):
+    resume = tmp_path / "run.pt"
+    partial = tmp_path / ".run.pt.k2j3h4.pt"  # as klomflow.files names it
+    partial.write_bytes(b"half a resume file")
+    train(data, resume_file=resume)
+    assert list(tmp_path.iterdir()) == []

@@ -548,7 +548,10 @@ class ResumeFile:
         self.remove()
 
     def remove(self) -> None:
+        """Delete the file, and the temporary copies of it that a job killed mid-write left."""
         self.path.unlink(missing_ok=True)
+        for partial in self.path.parent.glob(f".{self.path.name}.*"):  # see klomflow.files
+            partial.unlink(missing_ok=True)
 
 
 def resolve_device(name: str) -> torch.device:
