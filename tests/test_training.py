@@ -2,11 +2,14 @@
 
 import dataclasses
 import logging
+import os
+import signal
 
 import numpy as np
 import pytest
 import torch
 
+from klomflow import training
 from klomflow.training import ModelStack, Trainer, TrainingRecipe, train_models
 
 RECIPE = TrainingRecipe(
@@ -141,10 +144,10 @@ def _stop_after(epochs: int, monkeypatch):
     """Make training die (as a killed job would) once ``epochs`` epochs are done."""
     original = Trainer.train_epoch
 
-    def train_epoch(self):
+    def train_epoch(self, **kwargs):
         if self.epoch == epochs:
             raise KeyboardInterrupt
-        return original(self)
+        return original(self, **kwargs)
 
     monkeypatch.setattr(Trainer, "train_epoch", train_epoch)
 
@@ -171,21 +174,161 @@ def test_a_run_stopped_mid_way_resumes_from_its_resume_file_to_the_same_result(
     assert list(resume.parent.iterdir()) == []  # and no temporary file left
 
 
-def test_a_resume_file_of_another_run_is_not_resumed_from(data, tmp_path, monkeypatch, caplog):
-    resume = tmp_path / "run.pt"
+def _stopped_run(data, resume, monkeypatch, recipe=RECIPE, **kwargs) -> None:
+    """Leave the resume file of a run killed after its first epoch at ``resume``."""
     with monkeypatch.context() as patch:
         _stop_after(1, patch)
         with pytest.raises(KeyboardInterrupt):
-            train_models("digits_cnn", data, RECIPE, **_args(data, seed=1), resume_file=resume)
-    with caplog.at_level(logging.INFO, logger="klomflow.training"):
-        run = train_models("digits_cnn", data, RECIPE, **_args(data), resume_file=resume)
-    assert "another run's arguments" in caplog.text
-    np.testing.assert_array_equal(run.margins["train"], train(data).margins["train"])
+            train_models("digits_cnn", data, recipe, **_args(data, **kwargs), resume_file=resume)
+    assert resume.is_file()
 
 
-def test_an_unreadable_resume_file_is_set_aside_not_fatal(data, tmp_path, caplog):
+def test_a_run_recording_margins_only_at_the_end_resumes_to_the_same_result(
+    data, tmp_path, monkeypatch, caplog
+):
+    # Pretrain and oracle models: a resume file with no margins in it yet.
     resume = tmp_path / "run.pt"
-    resume.write_bytes(b"truncated")
-    run = train_models("digits_cnn", data, RECIPE, **_args(data), resume_file=resume)
-    assert "unreadable" in caplog.text
+    _stopped_run(data, resume, monkeypatch, every_epoch=False)
+    with caplog.at_level(logging.INFO, logger="klomflow.training"):
+        resumed = train(data, every_epoch=False, resume_file=resume)
+    assert "resuming after epoch 1 of 2" in caplog.text
+    np.testing.assert_array_equal(
+        resumed.margins["train"], train(data, every_epoch=False).margins["train"]
+    )
+    assert not resume.exists()
+
+
+def _send_sigterm_at_step(step: int, monkeypatch) -> None:
+    """SIGTERM to this process, as SLURM sends it, during training step ``step`` (from 1)."""
+    original, calls = training.add_gradient_noise, []
+
+    def add_gradient_noise(*args):
+        calls.append(1)
+        if len(calls) == step:
+            os.kill(os.getpid(), signal.SIGTERM)
+        original(*args)
+
+    monkeypatch.setattr(training, "add_gradient_noise", add_gradient_noise)
+
+
+def test_sigterm_saves_the_state_after_the_current_step_and_exits_143(
+    data, tmp_path, monkeypatch, caplog
+):
+    resume = tmp_path / "run.pt"
+    handler = signal.getsignal(signal.SIGTERM)
+    with monkeypatch.context() as patch, caplog.at_level(logging.INFO, "klomflow.training"):
+        _send_sigterm_at_step(10, patch)  # 7 steps per epoch: step 3 of epoch 2
+        with pytest.raises(SystemExit) as stopped:
+            train(data, resume_file=resume)
+    assert stopped.value.code == 143
+    assert "SIGTERM: stopped after epoch 1 of 2 and 3 of 7 steps of epoch 2" in caplog.text
+    assert resume.is_file()
+    assert signal.getsignal(signal.SIGTERM) is handler  # restored on the way out
+
+
+def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_result(
+    data, tmp_path, monkeypatch, caplog
+):
+    resume = tmp_path / "run.pt"
+    with monkeypatch.context() as patch:
+        _send_sigterm_at_step(10, patch)
+        with pytest.raises(SystemExit):
+            train(data, grad_noise=0.01, resume_file=resume)
+    with caplog.at_level(logging.INFO, logger="klomflow.training"):
+        resumed = train(data, grad_noise=0.01, resume_file=resume)
+    assert "resuming after epoch 1 of 2 and 3 of 7 steps of epoch 2" in caplog.text
+    uninterrupted = train(data, grad_noise=0.01)
+    np.testing.assert_array_equal(resumed.margins["train"], uninterrupted.margins["train"])
+    for a, b in zip(resumed.stack.state_dicts(), uninterrupted.stack.state_dicts()):
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
+    assert not resume.exists()
+
+
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _not_a_torch_file(path):
+    path.write_bytes(b"truncated")
+
+
+def _drop_a_key(path):
+    state = torch.load(path, weights_only=True)
+    del state["trainer"]["noise"]
+    torch.save(state, path)
+
+
+def _drop_the_margins_of_a_split(path):
+    state = torch.load(path, weights_only=True)
+    state["margins"] = {}
+    torch.save(state, path)
+
+
+@pytest.mark.parametrize(
+    "spoil, reason",
+    [
+        (_truncate, "unreadable"),
+        (_not_a_torch_file, "unreadable"),
+        (_drop_a_key, "does not fit this run"),
+        (_drop_the_margins_of_a_split, "does not fit this run"),
+    ],
+    ids=["truncated", "not-a-torch-file", "missing-key", "missing-margins"],
+)
+def test_an_unusable_resume_file_is_removed_with_one_warning_naming_it(
+    spoil, reason, data, tmp_path, monkeypatch, caplog
+):
+    resume = tmp_path / "run.pt"
+    _stopped_run(data, resume, monkeypatch)
+    spoil(resume)
+    caplog.clear()
+    run = train(data, resume_file=resume)
+    warnings = _warnings(caplog)
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{resume}: {reason}")
+    assert "\n" not in warnings[0]
     np.testing.assert_array_equal(run.margins["train"], train(data).margins["train"])
+    assert not resume.exists()
+
+
+def test_a_resume_file_of_another_klomflow_version_is_removed(data, tmp_path, monkeypatch, caplog):
+    resume = tmp_path / "run.pt"
+    _stopped_run(data, resume, monkeypatch)
+    monkeypatch.setattr(training, "__version__", "0.0.1-other")
+    caplog.clear()
+    run = train(data, resume_file=resume)
+    assert _warnings(caplog) == [
+        f"{resume}: written by another run's arguments or klomflow version; "
+        "removed, starting from epoch 1"
+    ]
+    np.testing.assert_array_equal(run.margins["train"], train(data).margins["train"])
+
+
+def test_a_resume_file_of_another_run_is_removed_not_resumed_from(
+    data, tmp_path, monkeypatch, caplog
+):
+    resume = tmp_path / "run.pt"
+    _stopped_run(data, resume, monkeypatch, seed=1)
+    caplog.clear()
+    run = train(data, resume_file=resume)
+    assert "another run's arguments" in _warnings(caplog)[0]
+    assert not resume.exists()  # so that a retry does not meet it again
+    np.testing.assert_array_equal(run.margins["train"], train(data).margins["train"])
+
+
+def test_a_run_without_a_resume_file_says_it_starts_from_epoch_1(data, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="klomflow.training"):
+        train(data, resume_file=tmp_path / "run.pt")
+    assert f"starting from epoch 1: no resume state in {tmp_path / 'run.pt'}" in caplog.text
+
+
+def test_a_completed_run_removes_the_partial_resume_file_a_kill_mid_write_left(data, tmp_path):
+    resume = tmp_path / "run.pt"
+    partial = tmp_path / ".run.pt.k2j3h4.pt"  # as klomflow.files names it
+    partial.write_bytes(b"half a resume file")
+    train(data, resume_file=resume)
+    assert list(tmp_path.iterdir()) == []

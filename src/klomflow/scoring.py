@@ -62,6 +62,9 @@ def score_epochs(
     (model, sample) pairs with a positive margin. A run that diverged gets
     one row per (epoch, split) with status ``diverged`` and no numbers.
     """
+    log.info(
+        "scoring from the first epoch (scoring keeps no resume state: a stopped run starts over)"
+    )
     if recorded.diverged is not None:
         log.warning("not scored: %s", recorded.diverged)
         return [

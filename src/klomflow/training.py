@@ -20,11 +20,14 @@ bit-identical models and margins.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import logging
 import math
+import signal
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +35,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from klomflow import __version__
 from klomflow.files import atomic_torch_save
+from klomflow.joblog import one_line
 from klomflow.margins import Diverged, check_finite, describe_setting, margins_from_logits
 from klomflow.models import build_model
 from klomflow.progress import progress
@@ -177,12 +182,12 @@ class PerModelBatches:
         full, rest = divmod(self.n_samples, self.batch_size)
         return full + (rest > 1)
 
-    def epoch(self):
-        """The batches of one epoch; draws each model's next permutation."""
+    def epoch(self, skip: int = 0):
+        """The batches of one epoch, less its first ``skip``; draws each model's next permutation."""
         # Drawn on the CPU so that CPU and GPU runs see the same order.
         order = torch.stack([torch.randperm(self.n_samples, generator=g) for g in self.generators])
         order = order.to(self.device)
-        for step in range(len(self)):
+        for step in range(skip, len(self)):
             yield order[:, step * self.batch_size : (step + 1) * self.batch_size]
 
     def state_dict(self) -> list[torch.Tensor]:
@@ -213,8 +218,9 @@ def add_gradient_noise(stack: ModelStack, sigma: float, generator: torch.Generat
 class Trainer:
     """Trains a :class:`ModelStack` on one split, one epoch at a time.
 
-    Everything that decides the next epoch lives in :meth:`state_dict`, so a
-    run restored from it continues exactly where it stopped.
+    Everything that decides the next step lives in :meth:`state_dict`, so a
+    run restored from it continues exactly where it stopped, between two
+    epochs or inside one.
     """
 
     def __init__(
@@ -241,7 +247,8 @@ class Trainer:
         self.labels = labels.to(stack.device)
         self.recipe = recipe
         self.grad_noise = grad_noise
-        self.epoch = 0
+        self.epoch = 0  # epochs done
+        self.step = 0  # steps done of the current epoch
         model_ids = range(first_model, first_model + len(stack))
         self.batches = PerModelBatches(
             len(labels),
@@ -249,6 +256,10 @@ class Trainer:
             [derive_seed(seed, m, _DATA_ORDER) for m in model_ids],
             stack.device,
         )
+        # The data-order generators as they were before this epoch's draw, so
+        # that an epoch stopped part-way draws the same order when resumed.
+        self._order_state = self.batches.state_dict()
+        self._loss = torch.zeros((), device=stack.device)  # summed over this epoch's steps
         self.noise = torch.Generator(stack.device).manual_seed(derive_seed(seed, _NOISE))
         self.optimizer = torch.optim.SGD(
             stack.parameters(),
@@ -268,38 +279,52 @@ class Trainer:
             max_momentum=recipe.momentum,
         )
 
-    def train_epoch(self) -> float:
-        """One pass over the split; returns the mean training loss per model."""
+    def train_epoch(self, stop=None) -> float | None:
+        """The (rest of the) current epoch; returns the mean training loss per model.
+
+        ``stop``: asked before every step; when it answers True the epoch is
+        left part-way, to be continued by the next call (or after
+        :meth:`load_state_dict`), and None is returned.
+        """
         self.stack.train()
-        total = torch.zeros((), device=self.stack.device)
-        for index in self.batches.epoch():
+        self.batches.load_state_dict(self._order_state)
+        for index in self.batches.epoch(skip=self.step):
+            if stop is not None and stop():
+                return None
             loss = stacked_cross_entropy(self.stack.logits(self.images[index]), self.labels[index])
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             add_gradient_noise(self.stack, self.grad_noise, self.noise)
             self.optimizer.step()
             self.scheduler.step()
-            total += loss.detach()
-        self.epoch += 1
+            self._loss += loss.detach()
+            self.step += 1
+        self.epoch, self.step = self.epoch + 1, 0
+        self._order_state = self.batches.state_dict()
         # One host synchronisation per epoch, not per step.
-        return total.item() / (len(self.batches) * len(self.stack))
+        total, self._loss = self._loss.item(), torch.zeros_like(self._loss)
+        return total / (len(self.batches) * len(self.stack))
 
     def state_dict(self) -> dict:
-        """A snapshot (copies, not views) of everything the next epoch depends on."""
+        """A snapshot (copies, not views) of everything the next step depends on."""
         return {
             "epoch": self.epoch,
+            "step": self.step,
+            "loss": self._loss.cpu().clone(),
             "network": copy.deepcopy(self.stack.network.state_dict()),
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "scheduler": copy.deepcopy(self.scheduler.state_dict()),
-            "data_order": self.batches.state_dict(),
+            "data_order": [s.clone() for s in self._order_state],
             "noise": self.noise.get_state(),
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.epoch = state["epoch"]
+        self.epoch, self.step = state["epoch"], state["step"]
+        self._loss = state["loss"].to(self.stack.device)
         self.stack.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self._order_state = state["data_order"]
         self.batches.load_state_dict(state["data_order"])
         self.noise.set_state(state["noise"])
 
@@ -340,9 +365,11 @@ def train_models(
         first_model: index of the first model, so that oracle models N..2N-1
             can be trained in their own run and still be the same models.
         resume_file: where to keep the training state after every epoch. A
-            run that finds one written by the same arguments continues after
-            its epoch, to the same result as an uninterrupted run; the file
-            is removed once the last epoch is done.
+            run that finds one written by the same arguments continues from
+            it, to the same result as an uninterrupted run; one it cannot use
+            is removed with a warning. On SIGTERM the run saves its state
+            after the current step and exits with status 143. The file is
+            removed once the last epoch is done.
         label: names the run (e.g. a grid cell) when its margins are not finite.
 
     Raises :class:`klomflow.margins.Diverged` (a ValueError) as soon as the
@@ -351,21 +378,42 @@ def train_models(
     if n_models < 1:
         raise ValueError(f"n_models must be at least 1, got {n_models}")
     device = torch.device(device)
-    stack = ModelStack.initialised(model_name, n_models, seed, device, first_model)
-    trainer = Trainer(
-        stack, *train, recipe, seed=seed, grad_noise=grad_noise, first_model=first_model
-    )
+
+    def start() -> Trainer:
+        stack = ModelStack.initialised(model_name, n_models, seed, device, first_model)
+        return Trainer(
+            stack, *train, recipe, seed=seed, grad_noise=grad_noise, first_model=first_model
+        )
+
+    trainer = start()
     eval_splits = {k: (x.to(device), y.to(device)) for k, (x, y) in eval_splits.items()}
     recorded: dict[str, list[np.ndarray]] = {split: [] for split in eval_splits}
     resume = None
     if resume_file is not None:
-        run_key = _run_key(model_name, recipe, n_models, seed, grad_noise, first_model, train)
+        run_key = _run_key(
+            model_name,
+            recipe,
+            n_models,
+            seed,
+            grad_noise,
+            first_model,
+            train,
+            eval_splits,
+            every_epoch,
+        )
         resume = ResumeFile(resume_file, run_key)
         saved = resume.load()
         if saved is not None:
-            trainer.load_state_dict(saved["trainer"])
-            recorded = {split: list(saved["margins"][split].numpy()) for split in eval_splits}
-            log.info("resuming after epoch %d of %d from %s", trainer.epoch, recipe.epochs, resume)
+            try:
+                recorded = _saved_margins(saved, eval_splits, every_epoch)
+                trainer.load_state_dict(saved["trainer"])
+            except Exception as error:  # a resume file is a cache: never worth failing a run over
+                resume.set_aside(f"does not fit this run ({_short(error)})")
+                trainer, recorded = start(), {split: [] for split in eval_splits}
+            else:
+                log.info("resuming after %s from %s", _position(trainer, recipe), resume)
+        if trainer.epoch == trainer.step == 0:
+            log.info("starting from epoch 1: no resume state in %s", resume)
     epochs = progress(
         range(trainer.epoch + 1, recipe.epochs + 1),
         initial=trainer.epoch,
@@ -375,19 +423,30 @@ def train_models(
     )
     setting = describe_setting({"training.lr": recipe.lr, "noise": grad_noise})
     try:
-        for epoch in epochs:
-            loss = trainer.train_epoch()
-            log.info("epoch %d/%d: mean training loss %.4f", epoch, recipe.epochs, loss)
-            record = every_epoch or epoch == recipe.epochs
-            # A loss that is not finite stops the run now, not epochs later.
-            if record or not math.isfinite(loss):
-                now = {split: stack.margins(x, y) for split, (x, y) in eval_splits.items()}
-                check_finite(now, label, setting, epoch)
-            if record:
-                for split in eval_splits:
-                    recorded[split].append(now[split])
-            if resume is not None and epoch < recipe.epochs:
-                resume.save(trainer.state_dict(), recorded)
+        with _stop_on_sigterm(enabled=resume is not None) as stopping:
+            for epoch in epochs:
+                loss = trainer.train_epoch(stop=stopping.is_set)
+                if loss is None:
+                    resume.save(trainer.state_dict(), recorded)
+                    log.warning(
+                        "SIGTERM: stopped after %s; state saved to %s, run again to resume",
+                        _position(trainer, recipe),
+                        resume,
+                    )
+                    raise SystemExit(SIGTERM_EXIT_STATUS)
+                log.info("epoch %d/%d: mean training loss %.4f", epoch, recipe.epochs, loss)
+                record = every_epoch or epoch == recipe.epochs
+                # A loss that is not finite stops the run now, not epochs later.
+                if record or not math.isfinite(loss):
+                    now = {
+                        split: trainer.stack.margins(x, y) for split, (x, y) in eval_splits.items()
+                    }
+                    check_finite(now, label, setting, epoch)
+                if record:
+                    for split in eval_splits:
+                        recorded[split].append(now[split])
+                if resume is not None and epoch < recipe.epochs:
+                    resume.save(trainer.state_dict(), recorded)
     except Diverged:
         if resume is not None:
             resume.remove()  # resuming would only diverge again
@@ -399,18 +458,87 @@ def train_models(
         split: np.stack(per_epoch) if every_epoch else per_epoch[-1]
         for split, per_epoch in recorded.items()
     }
-    return TrainingRun(stack, margins)
+    return TrainingRun(trainer.stack, margins)
 
 
-def _run_key(model_name, recipe, n_models, seed, grad_noise, first_model, train) -> str:
-    """What a resume file must have been written by: the run's arguments and training labels."""
-    labels = hashlib.sha256(train[1].cpu().numpy().tobytes()).hexdigest()
-    arguments = [model_name, asdict(recipe), n_models, seed, grad_noise, first_model, labels]
+# What a job stopped by SIGTERM exits with, as if the signal had ended it.
+SIGTERM_EXIT_STATUS = 128 + signal.SIGTERM
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm(enabled: bool):
+    """An event that SIGTERM sets while the block runs, instead of ending the process.
+
+    Schedulers (SLURM on preemption or at the time limit) send SIGTERM and,
+    some seconds later, SIGKILL; the training loop checks the event before
+    every step, so its state is saved within one step.
+    """
+    stopping = threading.Event()
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield stopping  # only the main thread may handle signals
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    try:
+        yield stopping
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _position(trainer: Trainer, recipe: TrainingRecipe) -> str:
+    where = f"epoch {trainer.epoch} of {recipe.epochs}"
+    if trainer.step:
+        where += f" and {trainer.step} of {len(trainer.batches)} steps of epoch {trainer.epoch + 1}"
+    return where
+
+
+def _run_key(
+    model_name, recipe, n_models, seed, grad_noise, first_model, train, eval_splits, every_epoch
+) -> str:
+    """What a resume file must have been written by: klomflow's version, the run's arguments and data."""
+
+    def digest(labels: torch.Tensor) -> str:
+        return hashlib.sha256(labels.cpu().numpy().tobytes()).hexdigest()
+
+    arguments = [
+        __version__,
+        model_name,
+        asdict(recipe),
+        n_models,
+        seed,
+        grad_noise,
+        first_model,
+        digest(train[1]),
+        {split: digest(labels) for split, (_, labels) in eval_splits.items()},
+        every_epoch,
+    ]
     return json.dumps(arguments, sort_keys=True)
 
 
+def _saved_margins(saved: dict, eval_splits: dict, every_epoch: bool) -> dict[str, list]:
+    """The margins recorded before the run stopped, checked against its epochs and splits."""
+    margins, epoch = saved["margins"], saved["trainer"]["epoch"]
+    expected = epoch if every_epoch else 0  # otherwise recorded after the last epoch only
+    if set(margins) != set(eval_splits):
+        raise ValueError(f"margins of splits {sorted(margins)}, expected {sorted(eval_splits)}")
+    for split, per_epoch in margins.items():
+        if len(per_epoch) != expected:
+            raise ValueError(f"{len(per_epoch)} epochs of {split} margins after epoch {epoch}")
+    return {split: [m.numpy() for m in per_epoch] for split, per_epoch in margins.items()}
+
+
+def _short(error: BaseException, limit: int = 200) -> str:
+    text = one_line(error) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class ResumeFile:
-    """A run's training state and margins so far, rewritten atomically after every epoch."""
+    """A run's training state and margins so far, rewritten atomically after every epoch.
+
+    A cache, never worth failing a run over: a file this run cannot use
+    (written by other arguments or another klomflow version, truncated,
+    unreadable, missing keys) is removed with a one-line warning, and the run
+    starts from epoch 1.
+    """
 
     def __init__(self, path: str | Path, run_key: str):
         self.path = Path(path)
@@ -420,26 +548,35 @@ class ResumeFile:
         return str(self.path)
 
     def save(self, trainer_state: dict, recorded: dict[str, list[np.ndarray]]) -> None:
-        margins = {split: torch.from_numpy(np.stack(m)) for split, m in recorded.items() if m}
+        # Lists, empty ones included: a run that records margins only after
+        # its last epoch has none to save, and must still find its splits.
+        margins = {split: [torch.from_numpy(m) for m in ms] for split, ms in recorded.items()}
         state = {"run_key": self.run_key, "trainer": trainer_state, "margins": margins}
         atomic_torch_save(self.path, state)
 
     def load(self) -> dict | None:
-        """The saved state, or None when there is none or another run wrote it."""
+        """The saved state, or None when there is none or it is not this run's (then set aside)."""
         if not self.path.is_file():
             return None
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as error:  # a resume file is a cache: never worth failing a run over
-            log.warning("%s: unreadable (%s); starting from scratch", self.path, error)
+        except Exception as error:  # truncated, or not a torch file at all
+            self.set_aside(f"unreadable ({_short(error)})")
             return None
-        if state.get("run_key") != self.run_key:
-            log.warning("%s: written by another run's arguments; starting from scratch", self.path)
+        if not isinstance(state, dict) or state.get("run_key") != self.run_key:
+            self.set_aside("written by another run's arguments or klomflow version")
             return None
         return state
 
+    def set_aside(self, reason: str) -> None:
+        log.warning("%s: %s; removed, starting from epoch 1", self.path, reason)
+        self.remove()
+
     def remove(self) -> None:
+        """Delete the file, and the temporary copies of it that a job killed mid-write left."""
         self.path.unlink(missing_ok=True)
+        for partial in self.path.parent.glob(f".{self.path.name}.*"):  # see klomflow.files
+            partial.unlink(missing_ok=True)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import logging
 import itertools
 import math
 import re
@@ -49,6 +50,8 @@ from klomflow.training import (
     derive_seed,
     stacked_cross_entropy,
 )
+
+log = logging.getLogger(__name__)
 
 # Forward-pass equivalents of one training step on one sample: forward plus
 # a backward that costs about two forwards.
@@ -563,6 +566,10 @@ def run_method(
     epochs = sorted(set(epochs))
     recorded = {split: [] for split in SPLITS}
     compute = []
+    # A method's few epochs cost less than saving N models' state after each.
+    log.info(
+        "%s: starting from epoch 1 (methods keep no resume state: a stopped run starts over)", entry
+    )
     unlearned = method(models, data, **params)
     for epoch in range(1, max(epochs) + 1):
         try:
@@ -584,6 +591,7 @@ def run_method(
             for split in SPLITS:
                 recorded[split].append(now[split])
             compute.append(100 * data.compute / full_retrain_cost)
+        log.info("%s: epoch %d/%d done", entry, epoch, max(epochs))
     return EpochMargins({s: np.stack(m) for s, m in recorded.items()}, epochs, compute)
 
 
