@@ -146,7 +146,13 @@ def test_a_method_job_reads_its_declared_inputs(tiny_run, tmp_path, config, refe
         ["margins.npz"],
         config,
         params={
-            "setting": {"method": "do_nothing", "epochs": [1], "seed": 0, "entry": "do_nothing", "swept": {}},
+            "setting": {
+                "method": "do_nothing",
+                "epochs": [1],
+                "seed": 0,
+                "entry": "do_nothing",
+                "swept": {},
+            },
             "reference": reference,
             "n_models": 4,
             "training_epochs": config["training"]["epochs"],
@@ -154,7 +160,10 @@ def test_a_method_job_reads_its_declared_inputs(tiny_run, tmp_path, config, refe
         },
         wildcards={"benchmark": "digits", "k": "1", "setting": "do_nothing"},
     )
-    with np.load(job / "margins.npz") as got, np.load(tiny_run / f"{K}/methods/do_nothing/margins.npz") as want:
+    with (
+        np.load(job / "margins.npz") as got,
+        np.load(tiny_run / f"{K}/methods/do_nothing/margins.npz") as want,
+    ):
         assert got.files == want.files
         for name in want.files:
             np.testing.assert_array_equal(got[name], want[name], err_msg=name)
@@ -172,7 +181,9 @@ def test_gathering_and_ranking_read_their_declared_inputs(tiny_run, tmp_path, co
         config,
         params={"columns": METHOD_COLUMNS},
     )
-    assert (gathered / "methods.tsv").read_bytes() == (tiny_run / "results/methods.tsv").read_bytes()
+    assert (gathered / "methods.tsv").read_bytes() == (
+        tiny_run / "results/methods.tsv"
+    ).read_bytes()
     ranked = run_moved(
         tiny_run,
         tmp_path / "rank",

@@ -25,8 +25,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import logging
 import itertools
+import logging
 import math
 import re
 import types
