@@ -2,7 +2,8 @@ from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from klomflow.hub import HUB_FILE_EPOCH, check_model_count
+from klomflow.easydub import EasyDUBLayout
+from klomflow.hub import HUB_FILE_EPOCH, check_model_count, run_files
 from klomflow.unlearning import check_method_entry
 
 
@@ -53,7 +54,7 @@ if SOURCE != "local":
 
 wildcard_constraints:
     benchmark=r"[a-z0-9]+",
-    source=r"local|klom-models",
+    source=r"local|easydub|klom-models",
     model=r"[a-z0-9_]+",
     k=r"\d+",
     noise=r"[0-9.e+-]+",
@@ -148,17 +149,52 @@ def get_baseline_inputs(wildcards):
         "pretrain_forget": f"{pretrain}/forget_{k}/{model}",
         "oracle": f"{root}/margins/{benchmark}/oracle/forget_{k}",
         "forget_set": f"{root}/forget_sets/{benchmark}/forget_set_{k}.npy",
+        **({"hub_commit": get_hub_commit(None)} if is_hub_source() else {}),
     }
 
 
 def get_hub(source):
-    """Arguments of klomflow.hub.fetch for a hub source: repo, revision and cache."""
-    hub = config["hub"]
-    return {
-        "repo_id": hub[source]["repo_id"],
-        "revision": hub[source]["revision"],
-        "cache_dir": hub["cache_dir"],
-    }
+    """The `hub` argument of klomflow.hub's download functions: repo and cache.
+
+    Not the revision: downloads fetch at the commit resolve_hub_revision recorded.
+    """
+    return {"repo_id": config["hub"][source]["repo_id"], "cache_dir": config["hub"]["cache_dir"]}
+
+
+HUB_KEYS = {"easydub": "easydub", "klom-models": "klom_models"}
+
+
+def is_hub_source():
+    return SOURCE in HUB_KEYS
+
+
+def get_hub_of_source(wildcards):
+    """Repo, cache and the configured revision of the hub source in `wildcards.source`."""
+    key = HUB_KEYS[wildcards.source]
+    return {**get_hub(key), "revision": config["hub"][key]["revision"]}
+
+
+def get_hub_commit(wildcards):
+    """The record of the commit the run's reference set is fetched at; none for local models.
+
+    Every download job fetches at this commit, and every table's provenance
+    names it, so a result can be traced to the exact state of the dataset.
+    """
+    if not is_hub_source():
+        return []
+    return f"resources/{config['benchmark']}/{SOURCE}/hub_commit.json"
+
+
+def get_hub_run_files(wildcards):
+    """Every file the configured run fetches from its hub source (klomflow.hub.run_files)."""
+    layout = EasyDUBLayout.for_benchmark(**layout_for(config["benchmark"]))
+    return run_files(
+        wildcards.source,
+        layout,
+        config["n_models"],
+        [config["forget_set"]],
+        checkpoints=bool(config["methods"]),
+    )
 
 
 def get_method_entry(wildcards):

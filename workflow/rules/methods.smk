@@ -34,6 +34,7 @@ rule score_unlearning_method:
     input:
         margins="results/{benchmark}/forget_{k}/methods/{entry}/margins.npz",
         oracle=get_oracle_margins,
+        hub_commit=get_hub_commit,
     output:
         table="results/{benchmark}/forget_{k}/methods/{entry}/klom.tsv",
         provenance="results/{benchmark}/forget_{k}/methods/{entry}/klom.tsv.json",

@@ -3,7 +3,8 @@
 
 rule collect_compute_vs_klom:
     input:
-        get_retraining_cells()[0],
+        tables=get_retraining_cells()[0],
+        hub_commit=get_hub_commit,
     output:
         table=report(
             "results/compute_vs_klom.tsv",
@@ -50,7 +51,8 @@ rule plot_compute_vs_klom:
 
 rule collect_methods:
     input:
-        get_method_tables()[0],
+        tables=get_method_tables()[0],
+        hub_commit=get_hub_commit,
     output:
         table=report(
             "results/methods.tsv",
