@@ -21,6 +21,11 @@ Every way the hub can fail ends in one :class:`HubError` line naming the repo,
 the revision and the file or the cause; when the hub cannot be reached, the
 line is a ``hf download`` command that fills the cache with exactly the files
 the job needs, after which the job runs with ``HF_HUB_OFFLINE=1``.
+
+The ``hub`` argument of the functions here is a dict: ``repo_id``,
+``cache_dir``, ``revision`` (only to resolve it), and optionally ``endpoint``
+(default: the client's, ``HF_ENDPOINT``) and ``file_list`` (where a long
+``hf download`` file list is written).
 """
 
 from __future__ import annotations
@@ -79,7 +84,11 @@ def resolve_commit(hub: dict, needed: list[str]) -> str:
     from huggingface_hub import HfApi
 
     with _hub_errors(hub, revision, needed, include=_are_patterns(needed)) as unreachable:
-        commit = HfApi().repo_info(repo_id, repo_type="dataset", revision=revision).sha
+        commit = (
+            HfApi(endpoint=hub.get("endpoint"))
+            .repo_info(repo_id, repo_type="dataset", revision=revision)
+            .sha
+        )
         log.info("%s@%s is commit %s", repo_id, revision, commit)
         return commit
     ref = _repo_cache(hub) / "refs" / revision
@@ -123,6 +132,7 @@ def fetch(hub: dict, commit: str, files: list[str]) -> dict[str, Path]:
                 repo_type="dataset",
                 revision=commit,
                 cache_dir=hub["cache_dir"],
+                endpoint=hub.get("endpoint"),
             )
         )
 
@@ -145,7 +155,9 @@ def list_folder(hub: dict, commit: str, folder: str, patterns: list[str]) -> lis
     from huggingface_hub.hf_api import RepoFile
 
     with _hub_errors(hub, commit, [f"{folder}/{p}" for p in patterns], include=True) as unreachable:
-        tree = HfApi().list_repo_tree(hub["repo_id"], folder, revision=commit, repo_type="dataset")
+        tree = HfApi(endpoint=hub.get("endpoint")).list_repo_tree(
+            hub["repo_id"], folder, revision=commit, repo_type="dataset"
+        )
         return sorted(entry.path for entry in tree if isinstance(entry, RepoFile))
     cached = _repo_cache(hub) / "snapshots" / commit / folder
     if cached.is_dir():
@@ -219,7 +231,9 @@ def _cause(error: BaseException) -> str:
     if isinstance(error, (OfflineModeIsEnabled, LocalEntryNotFoundError)):
         if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "on", "yes", "true"):
             return "HF_HUB_OFFLINE is set and the hub cache does not hold them"
-        return "not in the hub cache, and the hub is not reachable"
+        below = error.__cause__ or error.__context__
+        reached = f": {type(below).__name__}" if below is not None else ""
+        return f"not in the hub cache, and the hub is not reachable{reached}"
     text = str(error).splitlines()[0] if str(error) else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
