@@ -54,7 +54,7 @@ if SOURCE != "local":
 
 wildcard_constraints:
     benchmark=r"[a-z0-9]+",
-    source=r"local|easydub|klom-models",
+    source=r"local|klom-models",
     model=r"[a-z0-9_]+",
     k=r"\d+",
     noise=r"[0-9.e+-]+",

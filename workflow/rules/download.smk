@@ -26,6 +26,8 @@ rule resolve_hub_revision:
         "resources/{benchmark}/{source}/hub_commit.json",
     log:
         "logs/resolve_hub_revision/{benchmark}_{source}.log",
+    wildcard_constraints:
+        source="easydub|klom-models",
     params:
         hub=get_hub_of_source,
         needed=get_hub_run_files,
