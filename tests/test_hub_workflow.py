@@ -1,8 +1,11 @@
 """The hub path through Snakemake, against the stand-in hub: a killed download, a failed one."""
 
 import os
+import re
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -107,3 +110,21 @@ def test_a_hub_failure_ends_the_job_log_in_one_line_shown_in_the_terminal(tmp_pa
     assert "Traceback" not in log
     assert last in result.stdout + result.stderr
     assert not (directory / "resources/cifar10/easydub/hub_commit.json").exists()
+
+
+def test_the_offline_hint_fills_the_cache_so_that_the_run_succeeds_offline(
+    tmp_path, stand_in, monkeypatch
+):
+    directory = workflow(tmp_path)
+    result = snakemake(directory, *RUN, env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode != 0
+    log = (directory / "logs/resolve_hub_revision/cifar10_easydub.log").read_text()
+    command = re.search(r"run `(hf download [^`]*)`", log.strip().splitlines()[-1]).group(1)
+    hf = Path(sys.executable).parent / "hf"
+    # On "a machine with access": the stand-in hub, reached through HF_ENDPOINT.
+    subprocess.run(f"{hf} {command[3:]}", shell=True, cwd=directory, check=True)
+
+    stand_in.downloads.clear()
+    result = snakemake(directory, *RUN, env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert stand_in.downloads == []
