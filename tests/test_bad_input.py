@@ -258,11 +258,15 @@ def test_an_unreachable_hub_says_what_to_download_and_where(tmp_path):
         env={"HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode != 0
-    log = directory / "logs/download_easydub_forget_set/cifar10_forget_2.log"
+    # The first job to need the hub is the one that resolves the revision.
+    log = directory / "logs/resolve_hub_revision/cifar10_easydub.log"
     last = log.read_text().strip().splitlines()[-1]
-    assert "hf download easydub/EasyDUB-dataset --repo-type dataset --revision main" in last
-    assert "--include 'forget_sets/cifar10/forget_set_2.npy*'" in last
-    assert "--local-dir resources/cifar10/easydub" in last
+    assert last.startswith(
+        "error: dataset easydub/EasyDUB-dataset at revision main: hub unreachable "
+        "(HF_HUB_OFFLINE is set and the hub cache does not hold them); "
+    )
+    assert "`hf download easydub/EasyDUB-dataset --repo-type dataset --revision main " in last
+    assert f"$(cat {log}.files)" in last or f"$(cat {log.relative_to(directory)}.files)" in last
     assert not (directory / target).exists()
 
 

@@ -42,8 +42,8 @@ def reference(config):
 
 
 def run_moved(tiny_run, tmp_path, script, inputs, outputs, config, params=None, wildcards=None):
-    """Run ``script`` in ``tmp_path/job`` on copies of ``inputs`` (name -> path in the tiny
-    run, or a list of such paths), each under a new name; returns the job directory."""
+    """Run ``script`` in ``tmp_path/job`` on copies of ``inputs`` (name -> a path in the tiny
+    run, or a list of them), each under a new name; returns the job directory."""
     job = tmp_path / "job"
     moved = job / "elsewhere"
     moved.mkdir(parents=True)
@@ -54,10 +54,12 @@ def run_moved(tiny_run, tmp_path, script, inputs, outputs, config, params=None, 
         copy(tiny_run / path, target)
         return str(target.relative_to(job))
 
-    if isinstance(inputs, list):
-        declared = [move(path, f"input_{i}") for i, path in enumerate(inputs)]
-    else:
-        declared = {name: move(path, f"moved_{name}") for name, path in inputs.items()}
+    declared = {
+        name: [move(p, f"moved_{name}_{i}") for i, p in enumerate(path)]
+        if isinstance(path, list)
+        else move(path, f"moved_{name}")
+        for name, path in inputs.items()
+    }
     description = {
         "script": str(REPO / "workflow/scripts" / script),
         "input": declared,
@@ -176,7 +178,7 @@ def test_gathering_and_ranking_read_their_declared_inputs(tiny_run, tmp_path, co
         tiny_run,
         tmp_path / "gather",
         "collect_tables.py",
-        [f"results/digits/forget_{k}/methods.tsv" for k in (1, 2)],
+        {"tables": [f"results/digits/forget_{k}/methods.tsv" for k in (1, 2)]},
         {"table": "methods.tsv", "provenance": "methods.tsv.json"},
         config,
         params={"columns": METHOD_COLUMNS},

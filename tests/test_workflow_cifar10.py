@@ -5,6 +5,7 @@ from its cache (offline), torchvision reads a small fake CIFAR-10 (only its
 MD5 check is bypassed, see tests/boundary), ResNet9 trains on the CPU.
 """
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -101,3 +102,12 @@ def test_eval_pretrain_prints_and_writes_the_pretrain_table(cifar_run):
     }
     assert {r["split"]: r["klom_p95"] for r in rows} == pretrain
     assert "P95 KLOM   (pretrain vs oracle, N = 2)" in result.stdout + result.stderr
+
+
+def test_every_table_records_the_commit_its_reference_set_was_fetched_at(cifar_run):
+    directory, _ = cifar_run
+    commit = json.loads((directory / "resources/cifar10/easydub/hub_commit.json").read_text())
+    assert commit["revision"] == "main" and len(commit["commit"]) == 40
+    for table in ("baselines", "compute_vs_klom", "methods", "eval_pretrain"):
+        record = json.loads((directory / f"results/{table}.tsv.json").read_text())
+        assert record["dataset"]["commit"] == commit["commit"], table

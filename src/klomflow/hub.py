@@ -9,17 +9,36 @@ Two sources:
   the logits (SPEC §1) and computed from the checkpoints, then written in the
   EasyDUB layout, so the rest of the pipeline reads both sources alike.
 
-Files are fetched with ``huggingface_hub.snapshot_download`` and
-``allow_patterns`` naming each file, into the hub client's cache (which honours
+A run first resolves the configured revision (a branch, a tag or a commit) to
+its 40-character commit, once (:func:`resolve_commit`); every file is then
+fetched at that commit, so that all parts of a run come from the same state of
+the dataset and the results can record it. Files are fetched one by one with
+``huggingface_hub.hf_hub_download`` into the hub client's cache (which honours
 ``HF_TOKEN``, ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE`` as it always does), then
 linked into the layout directory. A file already there is not fetched again.
+
+Every way the hub can fail ends in one :class:`HubError` line naming the repo,
+the revision and the file or the cause; when the hub cannot be reached, the
+line is a ``hf download`` command that fills the cache with exactly the files
+the job needs, after which the job runs with ``HF_HUB_OFFLINE=1``.
+
+The ``hub`` argument of the functions here is a dict: ``repo_id``,
+``cache_dir``, ``revision`` (only to resolve it), and optionally ``endpoint``
+(default: the client's, ``HF_ENDPOINT``) and ``file_list`` (where a long
+``hf download`` file list is written).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import re
+import shlex
 import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +46,7 @@ import torch
 
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import EasyDUBLayout, read_margins
-from klomflow.files import atomic_path
+from klomflow.files import atomic_path, atomic_write_text
 from klomflow.margins import margins_from_logits
 from klomflow.splits import SPLITS, retain_indices
 
@@ -39,59 +58,235 @@ KLOM_MODELS_REPO = "royrin/KLOM-models"
 # after their last epoch, 23 of 24 counted from 0.
 HUB_MODELS = 200
 HUB_FILE_EPOCH = 23
+COMMIT = re.compile(r"[0-9a-f]{40}")
+# More files than this go to a list file, named by the hint, not into the hint itself.
+HINT_INLINE_FILES = 5
 
 
-class HubUnreachable(RuntimeError):
-    """The hub could not deliver the files; the message says what to put where."""
+class HubError(OSError):
+    """The hub could not deliver; the one-line message names repo, revision and file or cause."""
 
 
-def snapshot(repo_id: str, files: list[str], *, revision: str, cache_dir: Path, hint: str) -> Path:
-    """The hub client's folder of ``repo_id@revision`` holding ``files`` (fetched if need be).
+# -- the hub client, its errors and the offline alternative ---------------------
 
-    One ``snapshot_download`` whose ``allow_patterns`` are exactly ``files``.
-    ``hint`` ends the error message: where a person who downloads the files
-    by hand should put them.
+
+def resolve_commit(hub: dict, needed: list[str]) -> str:
+    """The 40-character commit that ``hub["revision"]`` names in ``hub["repo_id"]``.
+
+    A commit hash is taken as it is, without asking the hub. Otherwise the hub
+    answers; when it cannot be reached, the commit the cache recorded for the
+    revision (``refs/<revision>``) is used. ``needed``: the files of the whole
+    run, for the ``hf download`` command the error gives when neither works.
     """
-    from huggingface_hub import snapshot_download
+    repo_id, revision = hub["repo_id"], hub["revision"]
+    if COMMIT.fullmatch(revision):
+        return revision
+    from huggingface_hub import HfApi
 
-    log.info("fetching %d files of %s@%s", len(files), repo_id, revision)
+    with _hub_errors(hub, revision, needed, include=_are_patterns(needed)) as unreachable:
+        commit = (
+            HfApi(endpoint=hub.get("endpoint"))
+            .repo_info(repo_id, repo_type="dataset", revision=revision)
+            .sha
+        )
+        log.info("%s@%s is commit %s", repo_id, revision, commit)
+        return commit
+    ref = _repo_cache(hub) / "refs" / revision
+    if ref.is_file() and COMMIT.fullmatch(ref.read_text().strip()):
+        commit = ref.read_text().strip()
+        log.info("%s@%s is commit %s, as the hub cache recorded it", repo_id, revision, commit)
+        return commit
+    raise unreachable()
+
+
+def _are_patterns(files: list[str]) -> bool:
+    return any("*" in f for f in files)
+
+
+def write_commit(path: str | Path, hub: dict, commit: str) -> None:
+    """Record the commit a run fetches its reference set at (``hub_commit.json``)."""
+    record = {"repo_id": hub["repo_id"], "revision": hub["revision"], "commit": commit}
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+
+
+def read_commit(path: str | Path) -> dict:
+    """The record :func:`write_commit` wrote: ``repo_id``, ``revision`` and ``commit``."""
     try:
-        folder = Path(
-            snapshot_download(
-                repo_id,
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable commit record ({error})") from None
+    if not isinstance(record, dict) or not COMMIT.fullmatch(str(record.get("commit"))):
+        raise ValueError(f"{path}: holds no 40-character commit")
+    return record
+
+
+def fetch(hub: dict, commit: str, files: list[str]) -> dict[str, Path]:
+    """Each repo path in ``files`` -> its file in the hub cache, fetched at ``commit``."""
+    from huggingface_hub import hf_hub_download
+
+    def one(name: str) -> Path:
+        return Path(
+            hf_hub_download(
+                hub["repo_id"],
+                name,
                 repo_type="dataset",
-                revision=revision,
-                cache_dir=cache_dir,
-                allow_patterns=files,
+                revision=commit,
+                cache_dir=hub["cache_dir"],
+                endpoint=hub.get("endpoint"),
             )
         )
-    except Exception as error:  # the client raises many kinds; all mean the same here
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise HubUnreachable(
-            f"cannot fetch {len(files)} files of the dataset {repo_id}@{revision} from the hub "
-            f"({reason}); download them yourself, e.g. `hf download {repo_id} --repo-type "
-            f"dataset --revision {revision} --include '{os.path.commonprefix(files)}*' {hint}`"
-        ) from None
-    absent = [f for f in files if not (folder / f).is_file()]
-    if absent:
-        raise HubUnreachable(
-            f"{repo_id}@{revision} has no file {absent[0]} (and {len(absent) - 1} more)"
+
+    log.info("fetching %d files of %s at commit %s", len(files), hub["repo_id"], commit)
+    with _hub_errors(hub, commit, files) as unreachable:
+        # The client fetches one file per call; a few at once hide the latency.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return dict(zip(files, pool.map(one, files)))
+    raise unreachable()
+
+
+def list_folder(hub: dict, commit: str, folder: str, patterns: list[str]) -> list[str]:
+    """The repo paths of the files directly in ``folder`` at ``commit``.
+
+    Offline, the files of the folder that the cache holds at that commit.
+    ``patterns``: what the caller looks for, for the ``hf download`` command
+    of the error when the hub cannot be reached and the cache has nothing.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import RepoFile
+
+    with _hub_errors(hub, commit, [f"{folder}/{p}" for p in patterns], include=True) as unreachable:
+        tree = HfApi(endpoint=hub.get("endpoint")).list_repo_tree(
+            hub["repo_id"], folder, revision=commit, repo_type="dataset"
         )
-    log.info("%s@%s is commit %s", repo_id, revision, folder.name)
-    return folder
+        return sorted(entry.path for entry in tree if isinstance(entry, RepoFile))
+    cached = _repo_cache(hub) / "snapshots" / commit / folder
+    if cached.is_dir():
+        return sorted(f"{folder}/{p.name}" for p in cached.iterdir() if p.is_file())
+    raise unreachable()
 
 
-def fetch_into(
-    repo_id: str, files: list[str], destination: Path, *, revision: str, cache_dir: Path
-):
+class _Unreachable:
+    """Set by :func:`_hub_errors` when the hub cannot be reached: call it for the error."""
+
+    def __init__(self):
+        self.error: HubError | None = None
+
+    def __call__(self) -> HubError:
+        return self.error
+
+
+@contextlib.contextmanager
+def _hub_errors(hub: dict, revision: str, files: list[str], include: bool = False) -> Iterator:
+    """Turn the hub client's errors into one :class:`HubError` line each.
+
+    An unreachable hub does not raise at once: the caller may still find what
+    it needs in the cache, and raises the prepared error (``unreachable()``)
+    when it does not. ``files`` (patterns when ``include``) are what the
+    ``hf download`` command of that error fetches.
+    """
+    from huggingface_hub import errors
+
+    repo = _where(hub, revision)
+    unreachable = _Unreachable()
+    try:
+        yield unreachable
+    except errors.RevisionNotFoundError:
+        raise HubError(
+            f"{repo}: revision not found on the hub; set hub.*.revision to a branch, a tag "
+            "or a full 40-character commit of the dataset"
+        ) from None
+    except errors.RemoteEntryNotFoundError as error:
+        name = getattr(error, "filename", None) or _entry_of(error, files)
+        raise HubError(f"{repo}: no file {name} on the hub (missing in the dataset)") from None
+    except errors.GatedRepoError:
+        raise HubError(
+            f"{repo}: access denied, the dataset is gated; accept its conditions on "
+            f"https://huggingface.co/datasets/{hub['repo_id']} and log in (`hf auth login` "
+            "or HF_TOKEN)"
+        ) from None
+    except errors.RepositoryNotFoundError:
+        raise HubError(
+            f"{repo}: access denied or no such repository; check hub.*.repo_id and log in "
+            "(`hf auth login` or HF_TOKEN) if it is private"
+        ) from None
+    except errors.HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else None
+        if status in (401, 403):
+            raise HubError(
+                f"{repo}: access denied (HTTP {status}); log in (`hf auth login` or HF_TOKEN)"
+            ) from None
+        unreachable.error = _unreachable_error(hub, revision, files, include, f"HTTP {status}")
+    except (ConnectionError, TimeoutError, errors.LocalEntryNotFoundError) as error:
+        # OfflineModeIsEnabled is a ConnectionError; httpx's errors are not OSErrors.
+        unreachable.error = _unreachable_error(hub, revision, files, include, _cause(error))
+    except Exception as error:
+        if type(error).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore"):
+            raise
+        unreachable.error = _unreachable_error(hub, revision, files, include, _cause(error))
+
+
+def _cause(error: BaseException) -> str:
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    if isinstance(error, (OfflineModeIsEnabled, LocalEntryNotFoundError)):
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "on", "yes", "true"):
+            return "HF_HUB_OFFLINE is set and the hub cache does not hold them"
+        below = error.__cause__ or error.__context__
+        reached = f": {type(below).__name__}" if below is not None else ""
+        return f"not in the hub cache, and the hub is not reachable{reached}"
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _entry_of(error: Exception, files: list[str]) -> str:
+    """The file a 404 was about, from its URL (the client keeps no file name)."""
+    url = str(getattr(getattr(error, "response", None), "url", ""))
+    return next((f for f in files if url.endswith("/" + f)), "?")
+
+
+def _unreachable_error(hub: dict, revision: str, files: list[str], include: bool, cause: str):
+    return HubError(
+        f"{_where(hub, revision)}: hub unreachable ({cause}); "
+        f"on a machine with access run {download_command(hub, revision, files, include)} "
+        "and copy the cache here, then run again (it works with HF_HUB_OFFLINE=1)"
+    )
+
+
+def download_command(hub: dict, revision: str, files: list[str], include: bool = False) -> str:
+    """The ``hf download`` command that puts ``files`` of ``revision`` into the hub cache.
+
+    ``include``: ``files`` are glob patterns (``--include``). A list longer
+    than a few files goes to ``hub["file_list"]`` (one per line), when given,
+    and the command reads it.
+    """
+    command = (
+        f"hf download {hub['repo_id']} --repo-type dataset --revision {revision} "
+        f"--cache-dir {shlex.quote(str(hub['cache_dir']))}"
+    )
+    if include:
+        return "`" + command + "".join(f" --include {shlex.quote(p)}" for p in files) + "`"
+    listing = hub.get("file_list")
+    if len(files) > HINT_INLINE_FILES and listing:
+        atomic_write_text(listing, "".join(f + "\n" for f in files))
+        return f"`{command} $(cat {shlex.quote(str(listing))})` (the {len(files)} files listed in {listing})"
+    return "`" + command + "".join(f" {shlex.quote(f)}" for f in files) + "`"
+
+
+def _where(hub: dict, revision: str) -> str:
+    return f"dataset {hub['repo_id']} at revision {revision}"
+
+
+def _repo_cache(hub: dict) -> Path:
+    return Path(hub["cache_dir"]) / f"datasets--{hub['repo_id'].replace('/', '--')}"
+
+
+def fetch_into(hub: dict, commit: str, files: list[str], destination: Path) -> None:
     """Make ``destination / f`` exist for every repo path ``f`` in ``files``, fetching what is missing."""
     destination = Path(destination)
     missing = [f for f in files if not (destination / f).is_file()]
     if missing:
-        hint = f"--local-dir {destination}, so that {destination / missing[0]} exists"
-        folder = snapshot(repo_id, missing, revision=revision, cache_dir=cache_dir, hint=hint)
-        for f in missing:
-            _place((folder / f).resolve(), destination / f)
+        for name, path in fetch(hub, commit, missing).items():
+            _place(path.resolve(), destination / name)
 
 
 def _place(source: Path, target: Path) -> None:
@@ -167,17 +362,59 @@ def check_easydub_part(
 
 
 def download_easydub_part(
-    layout: EasyDUBLayout, part: str, n_models: int, forget_set: int | None, hub: dict
+    layout: EasyDUBLayout,
+    part: str,
+    n_models: int,
+    forget_set: int | None,
+    hub: dict,
+    commit: str,
 ) -> None:
-    """Fetch one part of the EasyDUB dataset into ``layout`` and check what arrived.
+    """Fetch one part of the EasyDUB dataset at ``commit`` into ``layout``; check what arrived.
 
-    ``hub``: ``repo_id``, ``revision`` and ``cache_dir``.
+    ``hub``: ``repo_id``, ``cache_dir`` and optionally ``file_list`` (see
+    :func:`download_command`).
     """
     files = easydub_files(layout, part, n_models, forget_set)
-    fetch_into(
-        hub["repo_id"], files, layout.root, revision=hub["revision"], cache_dir=hub["cache_dir"]
-    )
+    fetch_into(hub, commit, files, layout.root)
     check_easydub_part(layout, part, n_models, forget_set)
+
+
+def run_files(
+    source: str,
+    layout: EasyDUBLayout,
+    n_models: int,
+    forget_sets: list[int],
+    checkpoints: bool,
+) -> list[str]:
+    """Every file a run fetches from the hub source, as ``hf download --include`` patterns.
+
+    The same selection the download jobs make (for KLOM-models, whose file
+    names are only known from the listing, the folders' name patterns).
+    ``checkpoints``: whether the run needs the pretrain checkpoints
+    (unlearning methods do).
+    """
+    if source == "easydub":
+        parts = ["pretrain"] + (["checkpoints"] if checkpoints else [])
+        files = [f for part in parts for f in easydub_files(layout, part, n_models)]
+        for k in forget_sets:
+            for part in ("forget_set", "pretrain_forget", "oracle"):
+                files += easydub_files(layout, part, n_models, k)
+        return files
+    if source == "klom-models":
+        files = [f"{KLOM_MODELS_PRETRAIN}/{KLOM_MODELS_CHECKPOINT.format(m='*')}"]
+        for k in forget_sets:
+            files.append(klom_models_forget_set_file(k))
+            folder = klom_models_oracle_folder(k)
+            files += [
+                f"{folder}/{KLOM_MODELS_LOGITS.format(split=s, m='*')}" for s in ("train", "val")
+            ]
+        return files
+    raise ValueError(f"reference.source: {source} is not a hub source (easydub, klom-models)")
+
+
+def resolve_run_commit(hub: dict, needed: list[str], path: str | Path) -> None:
+    """Resolve ``hub["revision"]`` to its commit once and record it in ``path`` for the run."""
+    write_commit(path, hub, resolve_commit(hub, needed))
 
 
 def check_model_count(n_models: int) -> None:
@@ -191,57 +428,82 @@ def check_model_count(n_models: int) -> None:
 # -- KLOM-models ---------------------------------------------------------------
 
 
-def klom_models_files(part: str, n_models: int, forget_set: int | None = None) -> list[str]:
-    """Repo paths of one part of the KLOM-models dataset (SPEC §5), CIFAR-10.
+# File names as the dataset card gives them; {m} is the model number, which may
+# or may not be zero-padded on the hub, so names are matched in the listing.
+KLOM_MODELS_PRETRAIN = "full_models/CIFAR10"
+KLOM_MODELS_CHECKPOINT = f"sd_{{m}}____epoch_{HUB_FILE_EPOCH}.pt"
+KLOM_MODELS_LOGITS = "{split}_logits_{m}.pt"
 
-    ``part``: ``forget_set``, ``oracle`` (train and val logits of the 2N
-    oracles) or ``pretrain`` (the N full models' checkpoints).
+
+def klom_models_forget_set_file(forget_set: int) -> str:
+    return f"forget_set_indices/CIFAR10/forget_set_{forget_set}.npy"
+
+
+def klom_models_oracle_folder(forget_set: int) -> str:
+    return f"oracles/CIFAR10/forget_set_{forget_set}"
+
+
+def match_models(
+    names: list[str], folder: str, template: str, n_models: int, where: str = "the listing"
+) -> list[str]:
+    """The file of each model 0..n_models-1 in ``folder``, by ``template`` (``{m}`` padded or not).
+
+    ``names``: the repo paths the listing of ``folder`` holds; ``where`` names
+    the listing (repo and revision) in the error.
     """
-    check_model_count(n_models)
-    if part == "forget_set":
-        return [f"forget_set_indices/CIFAR10/forget_set_{forget_set}.npy"]
-    if part == "oracle":
-        folder = f"oracles/CIFAR10/forget_set_{forget_set}"
-        return [
-            f"{folder}/{split}_logits_{m}.pt"
-            for split in ("train", "val")
-            for m in range(2 * n_models)
-        ]
-    if part == "pretrain":
-        return [f"full_models/CIFAR10/sd_{m}____epoch_{HUB_FILE_EPOCH}.pt" for m in range(n_models)]
-    raise ValueError(f"unknown part {part!r} of the KLOM-models dataset")
+    before, after = template.split("{m}")
+    pattern = re.compile(re.escape(f"{folder}/{before}") + r"(\d+)" + re.escape(after))
+    by_model = {}
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match:
+            by_model.setdefault(int(match.group(1)), name)
+    absent = [m for m in range(n_models) if m not in by_model]
+    if absent:
+        example = f" (it holds {len(names)} files, e.g. {names[0]})" if names else " (it is empty)"
+        raise HubError(
+            f"no file matching {template.format(m=absent[0])} (model number zero-padded or "
+            f"not) in the folder {folder} of {where}{example}; {len(absent)} of {n_models} "
+            "models missing"
+        )
+    return [by_model[m] for m in range(n_models)]
 
 
-def download_klom_models_forget_set(layout: EasyDUBLayout, forget_set: int, hub: dict) -> None:
+def download_klom_models_forget_set(
+    layout: EasyDUBLayout, forget_set: int, hub: dict, commit: str
+) -> None:
     from klomflow.files import load_npy
 
-    folder = _klom_models_snapshot(klom_models_files("forget_set", 1, forget_set), hub)
-    layout.write_forget_set(
-        forget_set, load_npy(folder / klom_models_files("forget_set", 1, forget_set)[0])
-    )
+    name = klom_models_forget_set_file(forget_set)
+    layout.write_forget_set(forget_set, load_npy(fetch(hub, commit, [name])[name]))
 
 
 def download_klom_models_oracles(
-    layout: EasyDUBLayout, dataset: ImageDataset, forget_set: int, n_models: int, hub: dict
+    layout: EasyDUBLayout,
+    dataset: ImageDataset,
+    forget_set: int,
+    n_models: int,
+    hub: dict,
+    commit: str,
 ) -> None:
     """Margins of the 2N oracles on retain, forget and val, from their train and val logits."""
+    check_model_count(n_models)
     layout.check_images(dataset)
-    folder = _klom_models_snapshot(klom_models_files("oracle", n_models, forget_set), hub)
-    folder = folder / f"oracles/CIFAR10/forget_set_{forget_set}"
+    folder = klom_models_oracle_folder(forget_set)
+    templates = [KLOM_MODELS_LOGITS.format(split=s, m="{m}") for s in ("train", "val")]
+    names = list_folder(hub, commit, folder, [t.format(m="*") for t in templates])
+    train_files, val_files = (
+        match_models(names, folder, template, 2 * n_models, _where(hub, commit))
+        for template in templates
+    )
+    fetched = fetch(hub, commit, train_files + val_files)
     indices = layout.read_forget_set(forget_set)
     retain = retain_indices(indices, dataset.n_train)
     for m in range(2 * n_models):
-        train = _margins_of_logits(folder / f"train_logits_{m}.pt", dataset.train_labels)
-        val = _margins_of_logits(folder / f"val_logits_{m}.pt", dataset.val_labels)
+        train = _margins_of_logits(fetched[train_files[m]], dataset.train_labels)
+        val = _margins_of_logits(fetched[val_files[m]], dataset.val_labels)
         for split, margins in (("retain", train[retain]), ("forget", train[indices]), ("val", val)):
             layout.write_margins(layout.oracle_dir(forget_set, split), margins[None], m)
-
-
-def _klom_models_snapshot(files: list[str], hub: dict) -> Path:
-    hint = f"--cache-dir {hub['cache_dir']}"
-    return snapshot(
-        hub["repo_id"], files, revision=hub["revision"], cache_dir=hub["cache_dir"], hint=hint
-    )
 
 
 def _margins_of_logits(path: Path, labels: torch.Tensor) -> np.ndarray:
@@ -260,23 +522,23 @@ def _margins_of_logits(path: Path, labels: torch.Tensor) -> np.ndarray:
 
 
 def download_klom_models_pretrain(
-    layout: EasyDUBLayout, dataset: ImageDataset, n_models: int, hub: dict, device
+    layout: EasyDUBLayout, dataset: ImageDataset, n_models: int, hub: dict, commit: str, device
 ) -> None:
     """The N full models as checkpoints in the layout, and their margins on train and val."""
     from klomflow.training import ModelStack
 
+    check_model_count(n_models)
     layout.check_images(dataset)
-    files = klom_models_files("pretrain", n_models)
-    folder = _klom_models_snapshot(files, hub)
+    template = KLOM_MODELS_CHECKPOINT
+    names = list_folder(hub, commit, KLOM_MODELS_PRETRAIN, [template.format(m="*")])
+    files = match_models(names, KLOM_MODELS_PRETRAIN, template, n_models, _where(hub, commit))
+    fetched = fetch(hub, commit, files)
     for m, name in enumerate(files):
-        _place((folder / name).resolve(), layout.model_file(layout.checkpoint_dir(), m, ".pt"))
+        _place(fetched[name].resolve(), layout.model_file(layout.checkpoint_dir(), m, ".pt"))
     models = ModelStack(layout.arch, layout.read_checkpoints(range(n_models)), device)
     for split, images, labels in (
-        (
-            "retain",
-            dataset.train_images,
-            dataset.train_labels,
-        ),  # "retain" holds the whole train split
+        # "retain" holds the whole train split
+        ("retain", dataset.train_images, dataset.train_labels),
         ("val", dataset.val_images, dataset.val_labels),
     ):
         layout.write_margins(

@@ -2,8 +2,8 @@
 
 Every table is written with a sidecar ``<table>.json`` holding this record,
 so that a number in a paper can be traced to the exact code version, the
-resolved config, the reference data's source and revision, and the software
-and device it was computed with.
+resolved config, the reference data's source, revision and commit, and the
+software and device it was computed with.
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ def provenance_file(table: str | Path) -> Path:
     return table.with_name(table.name + ".json")
 
 
-def provenance(config: dict, code_dir: str | Path) -> dict:
+def provenance(config: dict, code_dir: str | Path, hub_commits=()) -> dict:
     """The record for a table computed now, under ``config``, by the code in ``code_dir``.
+
+    ``hub_commits``: the commit records (``hub_commit.json``, a path or a list
+    of them) of the hub datasets the table used; none for local models.
 
     Light on purpose: every scoring and table job writes one, and importing
     torch would cost each of them seconds, so its version is read from the
@@ -43,7 +46,7 @@ def provenance(config: dict, code_dir: str | Path) -> dict:
         "git_commit": commit,
         "git_uncommitted_changes": dirty,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "dataset": dataset_provenance(config),
+        "dataset": dataset_provenance(config, hub_commits),
         "software": {
             "python": platform.python_version(),
             "torch": _torch_version(),
@@ -55,8 +58,12 @@ def provenance(config: dict, code_dir: str | Path) -> dict:
     }
 
 
-def dataset_provenance(config: dict) -> dict:
-    """Benchmark, forget sets, and where the reference models came from (hub repo and revision)."""
+def dataset_provenance(config: dict, hub_commits=()) -> dict:
+    """Benchmark, forget sets, and where the reference models came from.
+
+    From the hub: repo, the revision asked for and the commit it was fetched
+    at (from ``hub_commits``, see :func:`provenance`).
+    """
     source = config["reference"]["source"]
     record = {
         "benchmark": config["benchmark"],
@@ -67,6 +74,14 @@ def dataset_provenance(config: dict) -> dict:
     if source in _HUB_KEYS:
         hub = config["hub"][_HUB_KEYS[source]]
         record.update(repo_id=hub["repo_id"], revision=hub["revision"])
+        from klomflow.hub import read_commit
+
+        if isinstance(hub_commits, (str, Path)):
+            hub_commits = [hub_commits]
+        for path in hub_commits:
+            fetched = read_commit(path)
+            if fetched["repo_id"] == hub["repo_id"]:
+                record["commit"] = fetched["commit"]
     else:
         record["reference_seed"] = config["reference"]["seed"]
     return record

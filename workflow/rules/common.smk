@@ -8,7 +8,8 @@ from snakemake.utils import validate
 
 from klomflow.benchmarks import get_benchmark
 from klomflow.config_checks import check_config, noise_label
-from klomflow.hub import HUB_FILE_EPOCH, check_model_count
+from klomflow.easydub import EasyDUBLayout
+from klomflow.hub import HUB_FILE_EPOCH, check_model_count, run_files
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
 from klomflow.unlearning import method_module_file, method_settings, swept_values
 
@@ -137,17 +138,21 @@ def reference_root(benchmark):
     return f"resources/{benchmark}/{SOURCE}"
 
 
-def get_layout(wildcards):
+def layout_for(benchmark):
     """Arguments of klomflow.easydub.EasyDUBLayout.for_benchmark: the hub's layout, for downloads."""
     reference = get_reference_format()
     return {
-        "root": reference_root(wildcards.benchmark),
-        "benchmark": wildcards.benchmark,
+        "root": reference_root(benchmark),
+        "benchmark": benchmark,
         "arch": reference["arch"],
         "epoch": reference["epoch"],
         "n_train": reference["n_train"],
         "n_val": reference["n_val"],
     }
+
+
+def get_layout(wildcards):
+    return layout_for(wildcards.benchmark)
 
 
 def get_dataset(wildcards):
@@ -181,17 +186,52 @@ def get_baseline_inputs(wildcards):
         "pretrain_forget": f"{pretrain}/forget_{wildcards.k}/{config['model']}",
         "oracle": get_oracle_margins(wildcards),
         "forget_set": get_forget_set(wildcards),
+        **({"hub_commit": get_hub_commit(wildcards)} if is_hub_source() else {}),
     }
 
 
 def get_hub(source):
-    """Arguments of klomflow.hub.fetch for a hub source: repo, revision and cache."""
-    hub = config["hub"]
-    return {
-        "repo_id": hub[source]["repo_id"],
-        "revision": hub[source]["revision"],
-        "cache_dir": hub["cache_dir"],
-    }
+    """The `hub` argument of klomflow.hub's download functions: repo and cache.
+
+    Not the revision: downloads fetch at the commit resolve_hub_revision recorded.
+    """
+    return {"repo_id": config["hub"][source]["repo_id"], "cache_dir": config["hub"]["cache_dir"]}
+
+
+HUB_KEYS = {"easydub": "easydub", "klom-models": "klom_models"}
+
+
+def is_hub_source():
+    return SOURCE in HUB_KEYS
+
+
+def get_hub_of_source(wildcards):
+    """Repo, cache and the configured revision of the hub source in `wildcards.source`."""
+    key = HUB_KEYS[wildcards.source]
+    return {**get_hub(key), "revision": config["hub"][key]["revision"]}
+
+
+def get_hub_commit(wildcards):
+    """The record of the commit the run's reference set is fetched at; none for local models.
+
+    Every download job fetches at this commit, and every table's provenance
+    names it, so a result can be traced to the exact state of the dataset.
+    """
+    if not is_hub_source():
+        return []
+    return f"resources/{BENCHMARK.name}/{SOURCE}/hub_commit.json"
+
+
+def get_hub_run_files(wildcards):
+    """Every file the configured run fetches from its hub source (klomflow.hub.run_files)."""
+    layout = EasyDUBLayout.for_benchmark(**layout_for(BENCHMARK.name))
+    return run_files(
+        wildcards.source,
+        layout,
+        config["n_models"],
+        FORGET_SETS,
+        checkpoints=bool(METHOD_SETTINGS),
+    )
 
 
 def get_gpus():

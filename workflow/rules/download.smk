@@ -1,5 +1,6 @@
 # Reference sets from the HuggingFace hub (reference.source: easydub or
-# klom-models), fetched a part at a time, only the files the run needs, and
+# klom-models): the configured revision resolved to its commit once, then
+# fetched at that commit a part at a time, only the files the run needs, and
 # checked before a job declares them done.
 
 # On a cluster these run on the submitting (login) node: compute nodes often
@@ -7,6 +8,7 @@
 # evaluates the checkpoints on a GPU; on a cluster whose GPU nodes are offline,
 # fill the hub cache (config hub.cache_dir) from the login node first.
 localrules:
+    resolve_hub_revision,
     download_easydub_pretrain_margins,
     download_easydub_forget_set,
     download_easydub_pretrain_forget_margins,
@@ -16,7 +18,28 @@ localrules:
     download_klom_models_oracles,
 
 
+# A branch moves; its commit is looked up here once and every download job
+# fetches at it. Changing hub.<source>.revision resolves again; to follow a
+# branch that moved, run with `--forcerun resolve_hub_revision`.
+rule resolve_hub_revision:
+    output:
+        "resources/{benchmark}/{source}/hub_commit.json",
+    log:
+        "logs/resolve_hub_revision/{benchmark}_{source}.log",
+    wildcard_constraints:
+        source="easydub|klom-models",
+    params:
+        hub=get_hub_of_source,
+        needed=get_hub_run_files,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/resolve_hub_revision.py"
+
+
 rule download_easydub_pretrain_margins:
+    input:
+        commit="resources/{benchmark}/easydub/hub_commit.json",
     output:
         retain=directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/retain/{model}"),
         val=directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/val/{model}"),
@@ -36,6 +59,8 @@ rule download_easydub_pretrain_margins:
 
 
 rule download_easydub_forget_set:
+    input:
+        commit="resources/{benchmark}/easydub/hub_commit.json",
     output:
         "resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{k}.npy",
     log:
@@ -55,6 +80,7 @@ rule download_easydub_forget_set:
 
 rule download_easydub_pretrain_forget_margins:
     input:
+        commit="resources/{benchmark}/easydub/hub_commit.json",
         forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{k}.npy",
     output:
         directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/forget_{k}/{model}"),
@@ -75,6 +101,7 @@ rule download_easydub_pretrain_forget_margins:
 
 rule download_easydub_oracle_margins:
     input:
+        commit="resources/{benchmark}/easydub/hub_commit.json",
         forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{k}.npy",
     output:
         directory("resources/{benchmark}/easydub/margins/{benchmark}/oracle/forget_{k}"),
@@ -94,6 +121,8 @@ rule download_easydub_oracle_margins:
 
 
 rule download_easydub_checkpoints:
+    input:
+        commit="resources/{benchmark}/easydub/hub_commit.json",
     output:
         directory("resources/{benchmark}/easydub/models/{benchmark}/pretrain/{model}"),
     log:
@@ -112,6 +141,8 @@ rule download_easydub_checkpoints:
 
 
 rule download_klom_models_forget_set:
+    input:
+        commit="resources/{benchmark}/klom-models/hub_commit.json",
     output:
         "resources/{benchmark}/klom-models/forget_sets/{benchmark}/forget_set_{k}.npy",
     log:
@@ -129,6 +160,7 @@ rule download_klom_models_forget_set:
 
 rule download_klom_models_oracles:
     input:
+        commit="resources/{benchmark}/klom-models/hub_commit.json",
         dataset=get_dataset,
         forget_set="resources/{benchmark}/klom-models/forget_sets/{benchmark}/forget_set_{k}.npy",
     output:
@@ -149,6 +181,7 @@ rule download_klom_models_oracles:
 
 rule download_klom_models_pretrain:
     input:
+        commit="resources/{benchmark}/klom-models/hub_commit.json",
         dataset=get_dataset,
     output:
         retain=directory(

@@ -7,6 +7,7 @@ rule score_retraining:
         margins="results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/margins.npz",
         oracle=get_oracle_margins,
         forget_set=get_forget_set,
+        hub_commit=get_hub_commit,
     output:
         table="results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv",
         provenance="results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv.json",
@@ -48,6 +49,7 @@ rule score_baselines:
 rule eval_pretrain:
     input:
         "results/baselines.tsv",
+        hub_commit=get_hub_commit,
     output:
         table=report(
             "results/eval_pretrain.tsv",

@@ -37,6 +37,7 @@ rule score_unlearning_method:
         margins="results/{benchmark}/forget_{k}/methods/{setting}/margins.npz",
         oracle=get_oracle_margins,
         forget_set=get_forget_set,
+        hub_commit=get_hub_commit,
     output:
         table="results/{benchmark}/forget_{k}/methods/{setting}/klom.tsv",
         provenance="results/{benchmark}/forget_{k}/methods/{setting}/klom.tsv.json",

@@ -5,7 +5,8 @@
 
 rule collect_retraining_cells:
     input:
-        get_retraining_tables,
+        tables=get_retraining_tables,
+        hub_commit=get_hub_commit,
     output:
         table="results/{benchmark}/forget_{k}/compute_vs_klom.tsv",
         provenance="results/{benchmark}/forget_{k}/compute_vs_klom.tsv.json",
@@ -24,7 +25,8 @@ rule collect_retraining_cells:
 
 rule collect_method_settings:
     input:
-        get_method_tables,
+        tables=get_method_tables,
+        hub_commit=get_hub_commit,
     output:
         table="results/{benchmark}/forget_{k}/methods.tsv",
         provenance="results/{benchmark}/forget_{k}/methods.tsv.json",
@@ -88,7 +90,8 @@ rule plot_forget_set_methods:
 
 rule gather_baselines:
     input:
-        get_forget_set_tables("baselines", FORGET_SETS),
+        tables=get_forget_set_tables("baselines", FORGET_SETS),
+        hub_commit=get_hub_commit,
     output:
         table=report(
             "results/baselines.tsv",
@@ -114,7 +117,8 @@ rule gather_baselines:
 
 rule gather_compute_vs_klom:
     input:
-        get_forget_set_tables("compute_vs_klom", RETRAIN_FORGET_SETS),
+        tables=get_forget_set_tables("compute_vs_klom", RETRAIN_FORGET_SETS),
+        hub_commit=get_hub_commit,
     output:
         table=report(
             "results/compute_vs_klom.tsv",
@@ -136,7 +140,8 @@ rule gather_compute_vs_klom:
 
 rule gather_methods:
     input:
-        get_forget_set_tables("methods", FORGET_SETS),
+        tables=get_forget_set_tables("methods", FORGET_SETS),
+        hub_commit=get_hub_commit,
     output:
         table=report(
             "results/methods.tsv",
@@ -206,6 +211,7 @@ rule rank_methods:
         methods="results/methods.tsv",
         baselines="results/baselines.tsv",
         curves="results/compute_vs_klom.tsv",
+        hub_commit=get_hub_commit,
     output:
         table=report(
             "results/leaderboard.tsv",

@@ -6,9 +6,11 @@ from klomflow.provenance import provenance
 from klomflow.tables import concatenate_tables
 
 concatenate_tables(
-    snakemake.input,
+    snakemake.input.tables,
     snakemake.output.table,
     snakemake.params.columns,
     labels=snakemake.params.get("labels"),
-    provenance=provenance(snakemake.config, snakemake.scriptdir),
+    provenance=provenance(
+        snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", [])
+    ),
 )

@@ -3,7 +3,7 @@ from klomflow.joblog import log_to
 log_to(snakemake.log[0])
 
 from klomflow.easydub import EasyDUBLayout
-from klomflow.hub import download_easydub_part
+from klomflow.hub import download_easydub_part, read_commit
 
 forget_set = snakemake.wildcards.get("k")  # the pretrain and checkpoint parts have none
 download_easydub_part(
@@ -11,5 +11,6 @@ download_easydub_part(
     snakemake.params.part,
     snakemake.params.n_models,
     None if forget_set is None else int(forget_set),
-    snakemake.params.hub,
+    {**snakemake.params.hub, "file_list": f"{snakemake.log[0]}.files"},
+    read_commit(snakemake.input.commit)["commit"],
 )

@@ -4,12 +4,13 @@ log_to(snakemake.log[0])
 
 from klomflow.datasets import load_dataset
 from klomflow.easydub import EasyDUBLayout
-from klomflow.hub import download_klom_models_oracles
+from klomflow.hub import download_klom_models_oracles, read_commit
 
 download_klom_models_oracles(
     EasyDUBLayout.for_benchmark(**snakemake.params.layout),
     load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset),
     int(snakemake.wildcards.k),
     snakemake.params.n_models,
-    snakemake.params.hub,
+    {**snakemake.params.hub, "file_list": f"{snakemake.log[0]}.files"},
+    read_commit(snakemake.input.commit)["commit"],
 )

@@ -6,7 +6,7 @@ import torch
 
 from klomflow.datasets import load_dataset
 from klomflow.easydub import EasyDUBLayout
-from klomflow.hub import download_klom_models_pretrain
+from klomflow.hub import download_klom_models_pretrain, read_commit
 from klomflow.training import resolve_device
 
 torch.set_num_threads(snakemake.threads)
@@ -14,6 +14,7 @@ download_klom_models_pretrain(
     EasyDUBLayout.for_benchmark(**snakemake.params.layout),
     load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset),
     snakemake.params.n_models,
-    snakemake.params.hub,
+    {**snakemake.params.hub, "file_list": f"{snakemake.log[0]}.files"},
+    read_commit(snakemake.input.commit)["commit"],
     resolve_device(snakemake.params.device),
 )

@@ -13,7 +13,9 @@ write_tsv(
     snakemake.output.table,
     rows,
     PRETRAIN_COLUMNS,
-    provenance=provenance(snakemake.config, snakemake.scriptdir),
+    provenance=provenance(
+        snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", [])
+    ),
 )
 print(text)  # on the terminal, as EasyDUB's eval_pretrain.py prints it
 logging.info("\n%s", text)

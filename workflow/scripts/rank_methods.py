@@ -14,5 +14,7 @@ write_tsv(
         read_tsv(snakemake.input.curves),
     ),
     LEADERBOARD_COLUMNS,
-    provenance=provenance(snakemake.config, snakemake.scriptdir),
+    provenance=provenance(
+        snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", [])
+    ),
 )

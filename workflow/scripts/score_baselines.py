@@ -25,7 +25,9 @@ write_tsv(
     snakemake.output.table,
     label_rows([rows], [snakemake.params.labels]),
     BASELINE_COLUMNS,
-    provenance=provenance(snakemake.config, snakemake.scriptdir),
+    provenance=provenance(
+        snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", [])
+    ),
 )
 for row in rows:
     logging.info("%(baseline)s %(split)s: P95 KLOM %(klom_p95).4f", row)

@@ -19,5 +19,7 @@ write_tsv(
     snakemake.output.table,
     rows,
     EPOCH_COLUMNS,
-    provenance=provenance(snakemake.config, snakemake.scriptdir),
+    provenance=provenance(
+        snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", [])
+    ),
 )
