@@ -40,12 +40,9 @@ def test_pretrain_retain_drops_the_forget_set(layout):
 
 
 def test_pretrain_forget_margins_follow_the_forget_set_order(layout):
-    from klomflow.reference import write_pretrain_forget_margins
-
     all_train = margins(2, N_TRAIN)
     layout.write_margins(layout.pretrain_dir("retain"), all_train)
-    write_pretrain_forget_margins(
-        layout.format,
+    layout.format.write_pretrain_forget_margins(
         layout.pretrain_dir("retain"),
         layout.forget_set_file(1),
         layout.pretrain_dir("forget_1"),

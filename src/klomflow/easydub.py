@@ -142,6 +142,17 @@ class ReferenceFormat:
         for i, row in enumerate(np.asarray(margins, dtype=np.float32)):
             atomic_save_npy(self.model_file(directory, first_model + i), row)
 
+    def write_pretrain_forget_margins(
+        self, retain_dir: Path, forget_set_file: Path, forget_dir: Path, n_models: int
+    ) -> None:
+        """Pretrain margins on a forget set, cut from their margins on the whole train split.
+
+        Here and not beside the training: this job needs no torch.
+        """
+        indices = self.read_forget_set(forget_set_file)
+        all_train = read_margins(retain_dir, range(n_models), self.epoch, (self.n_train,))
+        self.write_margins(forget_dir, all_train[:, indices])
+
     def write_oracle_margins(
         self, oracle_dir: Path, margins: dict[str, np.ndarray], first_model: int = 0
     ) -> None:

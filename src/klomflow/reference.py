@@ -14,7 +14,7 @@ from pathlib import Path
 
 from klomflow.benchmarks import n_oracles
 from klomflow.datasets import ImageDataset
-from klomflow.easydub import ReferenceFormat, read_margins
+from klomflow.easydub import ReferenceFormat
 from klomflow.training import TrainingRecipe, derive_seed, train_models
 
 log = logging.getLogger(__name__)
@@ -67,19 +67,6 @@ def build_pretrain_models(
     reference.write_margins(retain_dir, run.margins["retain"])
     reference.write_margins(val_dir, run.margins["val"])
     reference.write_checkpoints(checkpoint_dir, run.stack.state_dicts())
-
-
-def write_pretrain_forget_margins(
-    reference: ReferenceFormat,
-    retain_dir: Path,
-    forget_set_file: Path,
-    forget_dir: Path,
-    n_models: int,
-) -> None:
-    """Pretrain margins on a forget set, cut from their margins on the whole train split."""
-    indices = reference.read_forget_set(forget_set_file)
-    all_train = read_margins(retain_dir, range(n_models), reference.epoch, (reference.n_train,))
-    reference.write_margins(forget_dir, all_train[:, indices])
 
 
 def build_oracle_models(

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ctypes
+import ctypes.util
+import functools
 import hashlib
 import json
 import logging
@@ -90,6 +93,7 @@ class ModelStack:
         self.model_name = model_name
         self.device = torch.device(device)
         self.n_models = len(state_dicts)
+        keep_freed_memory()
         template = build_model(model_name)
         template.load_state_dict(state_dicts[0], strict=True)  # names the mismatch, if any
         self._template_state = template.state_dict()
@@ -158,6 +162,27 @@ class ModelStack:
         ]
         self.train(was_training)
         return torch.cat(chunks, dim=1).cpu().numpy()
+
+
+@functools.cache
+def keep_freed_memory() -> None:
+    """Let glibc keep freed memory for reuse instead of returning it to the kernel.
+
+    Every step of N stacked models allocates and frees activations of tens of
+    megabytes; by default glibc maps each afresh and unmaps it when freed, and
+    touching the new pages costs a page fault each. On the 2-core CPU this was a
+    fifth of a digits retraining cell's time (1.26 million minor faults, 2.9 s
+    of system time in 15 s); kept, 0.13 million and 0.4 s. Elsewhere than
+    glibc, nothing changes.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's largest: larger blocks are mapped
+    mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
 
 
 def _autocast(device: torch.device):

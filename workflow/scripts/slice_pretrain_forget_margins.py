@@ -3,10 +3,8 @@ from klomflow.joblog import log_to
 log_to(snakemake.log[0])
 
 from klomflow.easydub import ReferenceFormat
-from klomflow.reference import write_pretrain_forget_margins
 
-write_pretrain_forget_margins(
-    ReferenceFormat(**snakemake.params.reference),
+ReferenceFormat(**snakemake.params.reference).write_pretrain_forget_margins(
     snakemake.input.retain,
     snakemake.input.forget_set,
     snakemake.output[0],
