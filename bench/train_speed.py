@@ -23,10 +23,12 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import klomflow
+from klomflow.benchmarks import BENCHMARKS
 from klomflow.models import build_model
 from klomflow.training import ModelStack, Trainer, TrainingRecipe, resolve_device
 
-INPUT_SHAPE = {"resnet9": (3, 32, 32), "digits_cnn": (1, 8, 8)}
+# Each model's input, from the benchmark that it takes.
+INPUT_SHAPE = {benchmark.model: benchmark.image_shape for benchmark in BENCHMARKS.values()}
 
 
 def training_flops_per_sample(model_name: str, device) -> float:

@@ -196,6 +196,7 @@ def easydub_hub_files(layout, n_models: int, forget: np.ndarray, forget_set: int
 
     ``layout`` (an EasyDUBLayout, any root) gives the names and split sizes.
     """
+    from klomflow.benchmarks import n_oracles
     from klomflow.models import build_model
 
     rng = np.random.default_rng(0)
@@ -215,7 +216,7 @@ def easydub_hub_files(layout, n_models: int, forget: np.ndarray, forget_set: int
         ("forget", len(forget)),
         ("val", layout.n_val),
     ):
-        add(layout.oracle_dir(forget_set, split), range(2 * n_models), length)
+        add(layout.oracle_dir(forget_set, split), range(n_oracles(n_models)), length)
     for m in range(n_models):
         path = layout.model_file(layout.checkpoint_dir(), m, ".pt").relative_to(layout.root)
         files[str(path)] = {

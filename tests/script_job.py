@@ -26,9 +26,18 @@ from snakemake.iocontainers import (
 
 
 def named(kind, value):
+    """A Snakemake container of ``value``: a list, or names -> a value (or a list of files,
+    flattened into the container as Snakemake does with a named list of inputs)."""
     if isinstance(value, list):
         return kind(toclone=value)
-    return kind(fromdict=value)
+    if kind not in (InputFiles, OutputFiles):
+        return kind(fromdict=value)
+    container = kind()
+    for name, item in value.items():
+        start = len(container)
+        container.extend(item if isinstance(item, list) else [item])
+        container._set_name(name, start, len(container) if isinstance(item, list) else None)
+    return container
 
 
 job = json.loads(Path(sys.argv[1]).read_text())

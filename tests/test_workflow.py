@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -443,3 +444,28 @@ def test_the_local_profile_plans_the_same_jobs(tmp_path):
     )
     assert with_profile == planned_jobs(directory, "--configfile", "test_config.yaml")
     assert with_profile["retrain_models"] == 4
+
+
+@pytest.fixture(scope="module")
+def run_with_own_method(tiny_run, tmp_path_factory):
+    """The tiny run, copied, with the README's example method added and run."""
+    directory = tmp_path_factory.mktemp("own_method") / "run"
+    shutil.copytree(tiny_run, directory, symlinks=True)  # keeps the files' times
+    readme = (REPO / "README.md").read_text()
+    example = readme.split("## Add your method")[1].split("```python\n")[1].split("```")[0]
+    (directory / "my_methods.py").write_text(example)
+    methods = {
+        **TINY_CONFIG["methods"],
+        "mine": {"method": "my_methods.py:ascent_then_finetune", "lr": 0.005, "epochs": [1]},
+    }
+    write_config(directory, {**TINY_CONFIG, "methods": methods}, "own_method.yaml")
+    result = snakemake(directory, "--configfile", "own_method.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return directory
+
+
+def test_editing_a_method_module_reruns_only_its_settings(run_with_own_method):
+    module = run_with_own_method / "my_methods.py"
+    assert planned_jobs(run_with_own_method, "--configfile", "own_method.yaml") == {}
+    module.write_text(module.read_text().replace("finetune_lr=0.001", "finetune_lr=0.002"))
+    assert planned_jobs(run_with_own_method, "--configfile", "own_method.yaml") == method_jobs(1)

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from klomflow.benchmarks import n_oracles
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import EasyDUBLayout, read_margins
 from klomflow.files import atomic_path, atomic_write_text
@@ -331,7 +332,7 @@ def easydub_files(layout: EasyDUBLayout, part: str, n_models: int, forget_set: i
         return [
             relative(layout.model_file(layout.oracle_dir(forget_set, s), m))
             for s in SPLITS
-            for m in range(2 * n_models)
+            for m in range(n_oracles(n_models))
         ]
     if part == "checkpoints":
         return [relative(layout.model_file(layout.checkpoint_dir(), m, ".pt")) for m in pretrain]
@@ -352,7 +353,7 @@ def check_easydub_part(
         layout.pretrain_margins("forget", forget_set, range(n))
     elif part == "oracle":
         for split in SPLITS:
-            layout.oracle_margins(forget_set, split, range(2 * n))
+            layout.oracle_margins(forget_set, split, range(n_oracles(n)))
     elif part == "checkpoints":
         from klomflow.training import ModelStack
 
@@ -418,9 +419,9 @@ def resolve_run_commit(hub: dict, needed: list[str], path: str | Path) -> None:
 
 
 def check_model_count(n_models: int) -> None:
-    if not 1 <= n_models <= HUB_MODELS // 2:
+    if not 1 <= n_oracles(n_models) <= HUB_MODELS:
         raise ValueError(
-            f"n_models: {n_models} needs {2 * n_models} oracles per forget set, but the hub "
+            f"n_models: {n_models} needs {n_oracles(n_models)} oracles per forget set, but the hub "
             f"datasets hold {HUB_MODELS}; use at most {HUB_MODELS // 2}"
         )
 
@@ -493,13 +494,13 @@ def download_klom_models_oracles(
     templates = [KLOM_MODELS_LOGITS.format(split=s, m="{m}") for s in ("train", "val")]
     names = list_folder(hub, commit, folder, [t.format(m="*") for t in templates])
     train_files, val_files = (
-        match_models(names, folder, template, 2 * n_models, _where(hub, commit))
+        match_models(names, folder, template, n_oracles(n_models), _where(hub, commit))
         for template in templates
     )
     fetched = fetch(hub, commit, train_files + val_files)
     indices = layout.read_forget_set(forget_set)
     retain = retain_indices(indices, dataset.n_train)
-    for m in range(2 * n_models):
+    for m in range(n_oracles(n_models)):
         train = _margins_of_logits(fetched[train_files[m]], dataset.train_labels)
         val = _margins_of_logits(fetched[val_files[m]], dataset.val_labels)
         for split, margins in (("retain", train[retain]), ("forget", train[indices]), ("val", val)):
