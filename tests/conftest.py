@@ -23,8 +23,9 @@ TINY_CONFIG = {
     # Merged into config.yaml's entries: each of its methods, for at most 2 epochs.
     "methods": {
         "do_nothing": {"epochs": [1]},
-        # The last learning rate makes the models diverge: a result, not a crash.
-        "ascent_forget": {"epochs": [1, 2], "sweep": {"lr": [0.003, 0.01, 1.0e6]}},
+        "ascent_forget": {"epochs": [1, 2]},
+        # A sweep; its last learning rate makes the models diverge: a result, not a crash.
+        "ga_sweep": {"method": "ascent_forget", "epochs": [1], "sweep": {"lr": [0.01, 1.0e6]}},
         "ascent_descent": {"epochs": [1]},
         "noisy_descent": {"epochs": [1]},
         "scrub": {"epochs": [1]},

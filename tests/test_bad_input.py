@@ -205,7 +205,7 @@ def test_a_bad_reference_file_stops_the_job_that_reads_it(
     damage(directory)
     result = snakemake(
         directory,
-        "results/baselines.tsv",
+        "results/digits/forget_1/baselines.tsv",
         "--configfile",
         "test_config.yaml",
         "--forcerun",
@@ -214,12 +214,14 @@ def test_a_bad_reference_file_stops_the_job_that_reads_it(
         "score_baselines",
     )
     assert result.returncode != 0
-    log = (directory / "logs/score_baselines/baselines.log").read_text().strip().splitlines()
+    log_file = directory / "logs/score_baselines/digits/forget_1.log"
+    log = log_file.read_text().strip().splitlines()
     assert log[-1].startswith("error: ") and str(culprit) in log[-1], log[-1]
     assert re.search(message, log[-1]), log[-1]
     # The stale table of the earlier run is gone, and no partial one was left.
-    assert not (directory / "results/baselines.tsv").exists()
-    assert not list((directory / "results").glob(".baselines*"))
+    tables = directory / "results/digits/forget_1"
+    assert not (tables / "baselines.tsv").exists()
+    assert not list(tables.glob(".baselines*"))
 
 
 def test_a_checkpoint_that_does_not_load_stops_the_method_job(tmp_path, reference_run):
@@ -446,7 +448,7 @@ CONFIG_CHECK_CASES = {
     "one-model": ({"n_models": 1}, "config: n_models: 1 is less than 2"),
     "batch-larger-than-retain": (
         {"training": {"batch_size": 1400}},
-        "config: training.batch_size: 1400 is larger than the 1388 retain samples of forget set 1",
+        "config: training.batch_size: 1400 is larger than the 1338 retain samples of forget set 2",
     ),
     "noise-levels-naming-one-cell": (
         {"retrain": {"noise_levels": [0.001, 0.0010000001]}},

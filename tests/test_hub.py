@@ -162,7 +162,7 @@ def test_provenance_records_the_commit_the_data_was_fetched_at(tmp_path, served)
     hub.resolve_run_commit(hub_settings, [], record)
     config = {
         "benchmark": "cifar10",
-        "forget_set": 2,
+        "forget_sets": [2],
         "n_models": N,
         "reference": {"source": "easydub"},
         "hub": {"easydub": {"repo_id": EASYDUB_REPO, "revision": "main"}},
