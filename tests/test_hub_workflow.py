@@ -45,8 +45,10 @@ def workflow(directory: Path, **hub) -> Path:
     (directory / "config").mkdir()
     shutil.copy(REPO / "config/easydub-cifar10.yaml", directory / "config")
     tiny = {
+        "forget_sets": [2],  # the one the stand-in hub serves
         "n_models": N,
         "split_sizes": {"n_train": N_TRAIN, "n_val": N_VAL},
+        "training": {"batch_size": 32},  # fits the small train split
         "device": "cpu",
         "hub": {"cache_dir": str(directory / "hub_cache"), **hub},
     }
