@@ -58,3 +58,14 @@ def test_epoch_margins_file_without_a_split_is_an_error(tmp_path):
     np.savez(tmp_path / "margins.npz", retain=np.zeros((1, 1, 1)))
     with pytest.raises(ValueError, match="margins.npz: no forget, val, epochs, compute_pct"):
         EpochMargins.load(tmp_path / "margins.npz")
+
+
+def test_a_diverged_run_is_saved_and_loaded_as_its_record(tmp_path):
+    from klomflow.margins import Diverged
+
+    error = Diverged("methods.ga", "lr=1000000.0", 1, 60, 60)
+    EpochMargins.of_diverged(error, [3, 1]).save(tmp_path / "margins.npz")
+    loaded = EpochMargins.load(tmp_path / "margins.npz")
+    assert loaded.diverged == error.message
+    assert loaded.epochs == [1, 3]
+    assert loaded.margins == {} and loaded.compute_pct == []

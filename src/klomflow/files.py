@@ -84,11 +84,14 @@ def load_npy(path: str | Path) -> np.ndarray:
         raise ValueError(f"{path}: not a readable .npy file ({_reason(error)})") from None
 
 
-def load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+def load_npz(
+    path: str | Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
     """The arrays ``keys`` of an ``.npz`` file, read in full; any failure is an error naming it.
 
-    A missing, empty, truncated or foreign file, and a missing key, are each
-    one ValueError (FileNotFoundError) line, never a BadZipFile or EOFError.
+    ``optional`` arrays are read too where the file has them. A missing,
+    empty, truncated or foreign file, and a missing key, are each one
+    ValueError (FileNotFoundError) line, never a BadZipFile or EOFError.
     """
     path = _existing_file(path, "npz")
     try:
@@ -97,7 +100,7 @@ def load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
             if missing:
                 have = ", ".join(data.files) or "nothing"
                 raise ValueError(f"{path}: no {', '.join(missing)} in it (it holds {have})")
-            return {k: data[k] for k in keys}
+            return {k: data[k] for k in (*keys, *optional) if k in data.files}
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
         if str(error).startswith(f"{path}: "):
             raise

@@ -78,10 +78,9 @@ class EpochMargins:
     @classmethod
     def load(cls, path: str | Path) -> EpochMargins:
         """The file :meth:`save` wrote, checked; anything unusable is one error naming ``path``."""
-        data = load_npz(path, ("epochs",))
-        if "diverged" in np.load(path).files:
-            diverged = load_npz(path, ("diverged",))["diverged"]
-            return cls({}, data["epochs"].tolist(), [], str(diverged))
+        if "diverged" in load_npz(path, (), optional=("diverged",)):
+            data = load_npz(path, ("epochs", "diverged"))
+            return cls({}, data["epochs"].tolist(), [], str(data["diverged"]))
         data = load_npz(path, (*SPLITS, "epochs", "compute_pct"))
         epochs, compute_pct = data["epochs"], data["compute_pct"]
         if epochs.ndim != 1 or epochs.size == 0 or not np.issubdtype(epochs.dtype, np.integer):

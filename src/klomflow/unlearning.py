@@ -22,6 +22,7 @@ named ``path/to/file.py:function`` or ``package.module:function`` in config.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -330,6 +331,9 @@ def resolve_method(name: str, entry: str = "method") -> Callable[..., Iterator[M
     return method
 
 
+# Once per process: the workflow checks the config's methods and then expands
+# their settings, and a user's file should run once, not once per look.
+@functools.cache
 def _import(module_name: str):
     if not module_name.endswith(".py"):
         return importlib.import_module(module_name)

@@ -52,7 +52,6 @@ rule plot_forget_set_compute_vs_klom:
             "results/{benchmark}/forget_{k}/compute_vs_klom.png",
             caption="../report/compute_vs_klom.rst",
             category="Compute vs KLOM",
-            subcategory="Forget set {k}",
         ),
     log:
         "logs/plot_forget_set_compute_vs_klom/{benchmark}/forget_{k}.log",
@@ -74,7 +73,6 @@ rule plot_forget_set_methods:
             "results/{benchmark}/forget_{k}/methods.png",
             caption="../report/methods.rst",
             category="Unlearning methods",
-            subcategory="Forget set {k}",
         ),
     log:
         "logs/plot_forget_set_methods/{benchmark}/forget_{k}.log",
