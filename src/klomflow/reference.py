@@ -2,22 +2,20 @@
 
 For benchmarks without a published reference set (the embedded digits one),
 the pipeline trains it: N pretrain models on the whole train split, and
-``n_oracles(N)`` = 2N oracle models per forget set on its retain split. Oracles 0..N-1 are what
-unlearned models are scored against; oracles N..2N-1, trained the same way
-with other seeds, give the honest floor (oracle against oracle).
+``n_oracles(N)`` = 2N oracle models per forget set on its retain split.
+Oracles 0..N-1 are what unlearned models are scored against; oracles
+N..2N-1, trained the same way with other seeds, give the honest floor
+(oracle against oracle).
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from klomflow.benchmarks import n_oracles
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import ReferenceFormat
 from klomflow.training import TrainingRecipe, derive_seed, train_models
-
-log = logging.getLogger(__name__)
 
 # Keys that separate the reference models' random streams from the
 # retraining grid's (whose run seeds are small integers): an oracle must
