@@ -25,6 +25,7 @@ import numpy as np
 
 from klomflow.benchmarks import get_benchmark
 from klomflow.files import atomic_save_npy, atomic_torch_save, load_npy
+from klomflow.margins import check_margins
 from klomflow.splits import SPLITS, check_forget_set, load_forget_set, retain_indices
 
 
@@ -277,11 +278,7 @@ def read_margins(directory: Path, model_ids, epoch: int, lengths: tuple[int, ...
             raise ValueError(
                 f"{path}: {row.shape[0]} margins, but model {model_ids[0]} has {rows[0].shape[0]}"
             )
-        if not np.issubdtype(row.dtype, np.floating):
-            raise ValueError(f"{path}: margins have dtype {row.dtype}, expected a float dtype")
-        bad = np.flatnonzero(~np.isfinite(row))
-        if bad.size:
-            raise ValueError(f"{path}: margins contain {row[bad[0]]} (sample {bad[0]})")
+        check_margins(row, f"{path}: margins")
         rows.append(row.astype(np.float32, copy=False))
     if not rows:
         raise ValueError(f"{directory}: no models requested")

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from klomflow.margins import check_margins
+
 BINS = 20
 CLIP = 100.0
 EPS = 1e-5
@@ -130,13 +132,7 @@ def _as_margin_pair(unlearned, oracle) -> tuple[np.ndarray, np.ndarray]:
     p, q = p.astype(dtype, copy=False), q.astype(dtype, copy=False)
     for name, m in (("unlearned", p), ("oracle", q)):
         # inf would pass the clip as a "perfect" +-100 and NaN breaks the binning.
-        bad = ~np.isfinite(m)
-        if bad.any():
-            model, sample = np.argwhere(bad)[0]
-            raise ValueError(
-                f"{name} margins contain {m[model, sample]} (model {model}, sample {sample}; "
-                f"{np.count_nonzero(bad)} not finite)"
-            )
+        check_margins(m, f"{name} margins")
     return p, q
 
 

@@ -114,8 +114,9 @@ def check_margins(margins: np.ndarray, source: str) -> None:
     """ValueError naming ``source`` unless ``margins`` are floats and all finite."""
     if not np.issubdtype(margins.dtype, np.floating):
         raise ValueError(f"{source} have dtype {margins.dtype}, expected a float dtype")
-    bad = np.argwhere(~np.isfinite(margins))
-    if bad.size:
+    finite = np.isfinite(margins)
+    if not finite.all():
+        bad = np.argwhere(~finite)
         where = ", ".join(f"{axis} {i}" for axis, i in zip(_AXES[-margins.ndim :], bad[0]))
         raise ValueError(
             f"{source} contain {margins[tuple(bad[0])]} ({where}); {len(bad)} of "
