@@ -10,11 +10,11 @@
 #   resources/cifar10/images/                         CIFAR-10 (config cifar10_dir), torchvision's layout
 #   resources/{benchmark}/{source}/                   reference set in the EasyDUB layout (SPEC §4),
 #                                                     source = local | easydub | klom-models:
-#       forget_sets/{benchmark}/forget_set_{k}.npy
-#       margins/{benchmark}/pretrain/{retain,val,forget_{k}}/{model}/id_{m}_epoch_{e}.npy
-#       margins/{benchmark}/oracle/forget_{k}/{retain,forget,val}/{model}/id_{m}_epoch_{e}.npy
+#       forget_sets/{benchmark}/forget_set_{forget_set}.npy
+#       margins/{benchmark}/pretrain/{retain,val,forget_{forget_set}}/{model}/id_{m}_epoch_{e}.npy
+#       margins/{benchmark}/oracle/forget_{forget_set}/{retain,forget,val}/{model}/id_{m}_epoch_{e}.npy
 #       models/{benchmark}/pretrain/{model}/id_{m}_epoch_{e}.pt
-#   results/{benchmark}/forget_{k}/                   one forget set:
+#   results/{benchmark}/forget_{forget_set}/          one forget set:
 #       baselines.tsv                                 pretrain and oracle floor against the oracles
 #       retrain/noise_{noise}/seed_{seed}/margins.npz (epochs, N, n) per split
 #       retrain/noise_{noise}/seed_{seed}/klom.tsv    KLOM per epoch and split

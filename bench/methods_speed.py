@@ -19,7 +19,9 @@ import torch
 
 import klomflow
 from klomflow.datasets import build_digits, digits_forget_set
-from klomflow.training import ModelStack, TrainingRecipe, resolve_device, train_models
+from klomflow.devices import resolve_device
+from klomflow.stacking import ModelStack
+from klomflow.training import TrainingRecipe, train_models
 from klomflow.unlearning import METHODS, STEP_COST, UnlearningData, run_method
 
 # The learning rates of config.yaml's method entries.

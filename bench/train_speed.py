@@ -24,19 +24,21 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import klomflow
 from klomflow.benchmarks import BENCHMARKS
+from klomflow.devices import resolve_device
 from klomflow.models import build_model
-from klomflow.training import ModelStack, Trainer, TrainingRecipe, resolve_device
+from klomflow.stacking import ModelStack
+from klomflow.training import Trainer, TrainingRecipe
 
 # Each model's input, from the benchmark that it takes.
 INPUT_SHAPE = {benchmark.model: benchmark.image_shape for benchmark in BENCHMARKS.values()}
 
 
-def training_flops_per_sample(model_name: str, device) -> float:
+def training_flops_per_sample(model: str, device) -> float:
     """Forward and backward FLOPs of one model on one sample."""
-    model = build_model(model_name).to(device)
-    x = torch.randn(8, *INPUT_SHAPE[model_name], device=device)
+    network = build_model(model).to(device)
+    x = torch.randn(8, *INPUT_SHAPE[model], device=device)
     with FlopCounterMode(display=False) as counter:
-        F.cross_entropy(model(x), torch.zeros(8, dtype=torch.long, device=device)).backward()
+        F.cross_entropy(network(x), torch.zeros(8, dtype=torch.long, device=device)).backward()
     return counter.get_total_flops() / 8
 
 

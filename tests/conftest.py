@@ -221,6 +221,6 @@ def easydub_hub_files(layout, n_models: int, forget: np.ndarray, forget_set: int
     for m in range(n_models):
         path = layout.model_file(layout.checkpoint_dir(), m, ".pt").relative_to(layout.root)
         files[str(path)] = {
-            f"module.{k}": v for k, v in build_model(layout.arch).state_dict().items()
+            f"module.{k}": v for k, v in build_model(layout.model).state_dict().items()
         }
     return files

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from klomflow.training import ModelStack
+from klomflow.stacking import ModelStack
 
 
 def needs_strength(models, data, *, strength):
@@ -20,7 +20,7 @@ def yields_wrong_thing(models, data):
 
 def yields_one_model(models, data):
     while True:
-        yield ModelStack(models.model_name, models.state_dicts()[:1], models.device)
+        yield ModelStack(models.model, models.state_dicts()[:1], models.device)
 
 
 def stops_early(models, data):

@@ -332,7 +332,7 @@ def test_validate_dataset_on_a_directory_that_is_not_a_dataset(tmp_path):
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line == (
-        "klomflow: error: nothing_here: no forget_sets/<dataset>/ directory; not an EasyDUB layout"
+        "klomflow: error: nothing_here: no forget_sets/<benchmark>/ directory; not an EasyDUB layout"
     )
 
 
@@ -556,7 +556,7 @@ def test_a_config_mistake_after_a_complete_run_deletes_nothing(tmp_path, referen
 
 
 def test_a_user_method_module_is_named_for_its_jobs_and_a_builtin_is_not():
-    from klomflow.unlearning import method_module_file
+    from klomflow.unlearning.registry import method_module_file
 
     assert method_module_file("scrub") is None
     assert method_module_file("my_methods.py:mine") == "my_methods.py"
@@ -745,8 +745,9 @@ def test_a_bad_checkpoint_is_one_line_naming_it(tmp_path, content, message):
 
 def test_a_method_that_diverges_names_the_entry_setting_and_epoch():
     from klomflow.margins import Diverged
-    from klomflow.training import ModelStack
-    from klomflow.unlearning import UnlearningData, resolve_method, run_method
+    from klomflow.stacking import ModelStack
+    from klomflow.unlearning import UnlearningData, run_method
+    from klomflow.unlearning.registry import resolve_method
 
     images, labels = torch.randn(30, 1, 8, 8), torch.arange(30) % 10
     splits = {"retain": (images[:20], labels[:20]), "forget": (images[20:25], labels[20:25])}

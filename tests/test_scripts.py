@@ -34,7 +34,7 @@ def config(tiny_run):
 @pytest.fixture(scope="module")
 def reference(config):
     return {
-        "arch": "digits_cnn",
+        "model": "digits_cnn",
         "epoch": config["training"]["epochs"] - 1,
         "n_train": 1438,
         "n_val": 359,
@@ -160,7 +160,7 @@ def test_a_method_job_reads_its_declared_inputs(tiny_run, tmp_path, config, refe
             "training_epochs": config["training"]["epochs"],
             "device": "cpu",
         },
-        wildcards={"benchmark": "digits", "k": "1", "setting": "do_nothing"},
+        wildcards={"benchmark": "digits", "forget_set": "1", "setting": "do_nothing"},
     )
     with (
         np.load(job / "margins.npz") as got,

@@ -5,8 +5,7 @@ import torch
 from torch import nn
 
 from klomflow.models import build_model
-from klomflow.stacking import load_models, stack_architecture, unstack_models
-from klomflow.training import ModelStack
+from klomflow.stacking import ModelStack, load_models, stack_architecture, unstack_models
 
 
 @pytest.mark.parametrize("name, shape", [("digits_cnn", (1, 8, 8)), ("resnet9", (3, 32, 32))])

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from klomflow import training
-from klomflow.training import ModelStack, Trainer, TrainingRecipe, train_models
+from klomflow.stacking import ModelStack
+from klomflow.training import Trainer, TrainingRecipe, train_models
 
 RECIPE = TrainingRecipe(
     epochs=2,

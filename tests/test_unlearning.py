@@ -7,17 +7,12 @@ import pytest
 import torch
 
 from klomflow.splits import SPLITS
-from klomflow.training import ModelStack, TrainingRecipe, train_models
-from klomflow.unlearning import (
-    METHODS,
-    STEP_COST,
-    UnlearningData,
-    check_method_entry,
-    clip_gradient_norm,
-    distillation_kl,
-    resolve_method,
-    run_method,
-)
+from klomflow.stacking import ModelStack
+from klomflow.training import TrainingRecipe, train_models
+from klomflow.unlearning import METHODS, STEP_COST, UnlearningData, run_method
+from klomflow.unlearning.methods import clip_gradient_norm, distillation_kl
+from klomflow.unlearning.registry import resolve_method
+from klomflow.unlearning.settings import check_method_entry
 
 N_MODELS = 3
 RECIPE = TrainingRecipe(

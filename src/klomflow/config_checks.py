@@ -156,7 +156,7 @@ def check_batch_size(
         from klomflow.datasets import DIGITS_FORGET_SET_PICKERS, digits_forget_set_size
 
         # An unknown forget set is reported by the check of forget sets.
-        forget_sets = [k for k in forget_sets if k in DIGITS_FORGET_SET_PICKERS]
+        forget_sets = [f for f in forget_sets if f in DIGITS_FORGET_SET_PICKERS]
     if benchmark == "digits" and forget_sets:
         largest = max(forget_sets, key=digits_forget_set_size)
         smallest = n_train - digits_forget_set_size(largest)
@@ -171,7 +171,7 @@ def check_batch_size(
 def check_methods(methods: dict) -> None:
     """Every setting of ``methods:`` (entries, sweeps): the method imports, its parameters fit
     its signature."""
-    from klomflow.unlearning import method_settings
+    from klomflow.unlearning.settings import method_settings
 
     try:
         method_settings(methods)

@@ -174,21 +174,21 @@ DIGITS_FORGET_SET_PICKERS = {
 }
 
 
-def digits_forget_set_size(k: int) -> int:
-    """How many images digits forget set ``k`` holds, known before the data are built."""
-    if k not in DIGITS_FORGET_SET_PICKERS:
-        raise ValueError(
-            f"unknown digits forget set {k}; known: {sorted(DIGITS_FORGET_SET_PICKERS)}"
-        )
-    return DIGITS_FORGET_SET_PICKERS[k].size
+def digits_forget_set_size(forget_set: int) -> int:
+    """How many images a digits forget set holds, known before the data are built."""
+    return _digits_picker(forget_set).size
 
 
-def digits_forget_set(k: int, dataset: ImageDataset) -> np.ndarray:
-    if k not in DIGITS_FORGET_SET_PICKERS:
+def digits_forget_set(forget_set: int, dataset: ImageDataset) -> np.ndarray:
+    return _digits_picker(forget_set)(dataset).astype(np.int64)
+
+
+def _digits_picker(forget_set: int):
+    if forget_set not in DIGITS_FORGET_SET_PICKERS:
         raise ValueError(
-            f"unknown digits forget set {k}; known: {sorted(DIGITS_FORGET_SET_PICKERS)}"
+            f"unknown digits forget set {forget_set}; known: {sorted(DIGITS_FORGET_SET_PICKERS)}"
         )
-    return DIGITS_FORGET_SET_PICKERS[k](dataset).astype(np.int64)
+    return DIGITS_FORGET_SET_PICKERS[forget_set]
 
 
 # -- CIFAR-10 ---------------------------------------------------------------

@@ -3,11 +3,11 @@
 A reference set, downloaded from the hub or built locally by the pipeline,
 is a directory in this layout::
 
-    forget_sets/{dataset}/forget_set_{k}.npy                    train indices
-    margins/{dataset}/pretrain/{retain,val}/{arch}/id_{m}_epoch_{e}.npy
-    margins/{dataset}/pretrain/forget_{k}/{arch}/id_{m}_epoch_{e}.npy
-    margins/{dataset}/oracle/forget_{k}/{retain,forget,val}/{arch}/id_{m}_epoch_{e}.npy
-    models/{dataset}/pretrain/{arch}/id_{m}_epoch_{e}.pt
+    forget_sets/{benchmark}/forget_set_{forget_set}.npy           train indices
+    margins/{benchmark}/pretrain/{retain,val}/{model}/id_{m}_epoch_{e}.npy
+    margins/{benchmark}/pretrain/forget_{forget_set}/{model}/id_{m}_epoch_{e}.npy
+    margins/{benchmark}/oracle/forget_{forget_set}/{retain,forget,val}/{model}/id_{m}_epoch_{e}.npy
+    models/{benchmark}/pretrain/{model}/id_{m}_epoch_{e}.pt
 
 One file per model; each margins file is that model's margins on one split,
 ``(n_samples,)``. Pretrain ``retain`` covers the whole train split; the
@@ -33,13 +33,13 @@ from klomflow.splits import SPLITS, check_forget_set, load_forget_set, retain_in
 class ReferenceFormat:
     """How the files of a reference set are named and shaped, wherever they are.
 
-    ``arch`` is the architecture directory in the layout; ``epoch`` the epoch
+    ``model`` is the architecture directory in the layout; ``epoch`` the epoch
     in the file names (EasyDUB: 23, the last of 24, counted from 0);
     ``n_train`` and ``n_val`` the split sizes every file is checked against.
     The workflow names the directories; these readers and writers take them.
     """
 
-    arch: str
+    model: str
     epoch: int
     n_train: int
     n_val: int
@@ -57,8 +57,8 @@ class ReferenceFormat:
         return Path(directory) / f"id_{model_id}_epoch_{self.epoch}{suffix}"
 
     def oracle_split_dir(self, oracle_dir: Path, split: str) -> Path:
-        """The directory of one split's files in an oracle set ``.../oracle/forget_{k}``."""
-        return Path(oracle_dir) / split / self.arch
+        """The directory of one split's files in an oracle set ``.../oracle/forget_{forget_set}``."""
+        return Path(oracle_dir) / split / self.model
 
     # -- reading ---------------------------------------------------------------
 
@@ -87,7 +87,7 @@ class ReferenceFormat:
     def read_oracle_margins(
         self, oracle_dir: Path, forget_set: np.ndarray, model_ids
     ) -> dict[str, np.ndarray]:
-        """Margins of oracles ``model_ids`` on every split, from ``.../oracle/forget_{k}``."""
+        """Margins of oracles ``model_ids`` on every split, from ``.../oracle/forget_{forget_set}``."""
         return {
             split: self.read_split_margins(
                 self.oracle_split_dir(oracle_dir, split), split, forget_set, model_ids
@@ -126,10 +126,10 @@ class ReferenceFormat:
             if bad:
                 raise ValueError(f"{path}: {bad[0]} holds values that are not finite")
             try:
-                build_model(self.arch).load_state_dict(state, strict=True)
+                build_model(self.model).load_state_dict(state, strict=True)
             except RuntimeError as error:
                 reason = " ".join(str(error).split())[:300]
-                raise ValueError(f"{path}: does not load into {self.arch} ({reason})") from None
+                raise ValueError(f"{path}: does not load into {self.model} ({reason})") from None
             states.append(state)
         return states
 
@@ -179,8 +179,8 @@ class EasyDUBLayout:
     """
 
     root: Path
-    dataset: str
-    arch: str
+    benchmark: str
+    model: str
     epoch: int
     n_train: int
     n_val: int
@@ -190,7 +190,7 @@ class EasyDUBLayout:
         cls,
         root,
         benchmark: str,
-        arch: str,
+        model: str,
         epoch: int,
         n_train: int | None = None,
         n_val: int | None = None,
@@ -198,51 +198,53 @@ class EasyDUBLayout:
         """The layout of a benchmark, checked against its split sizes unless others are given."""
         sizes = get_benchmark(benchmark)
         return cls(
-            Path(root), benchmark, arch, epoch, n_train or sizes.n_train, n_val or sizes.n_val
+            Path(root), benchmark, model, epoch, n_train or sizes.n_train, n_val or sizes.n_val
         )
 
     @property
     def format(self) -> ReferenceFormat:
-        return ReferenceFormat(self.arch, self.epoch, self.n_train, self.n_val)
+        return ReferenceFormat(self.model, self.epoch, self.n_train, self.n_val)
 
     def check_images(self, dataset) -> None:
         self.format.check_images(dataset)
 
     # -- paths ---------------------------------------------------------------
 
-    def forget_set_file(self, k: int) -> Path:
-        return self.root / "forget_sets" / self.dataset / f"forget_set_{k}.npy"
+    def forget_set_file(self, forget_set: int) -> Path:
+        return self.root / "forget_sets" / self.benchmark / f"forget_set_{forget_set}.npy"
 
     def pretrain_dir(self, split: str) -> Path:
-        """``split``: ``retain`` (all train), ``val`` or ``forget_{k}``."""
-        return self.root / "margins" / self.dataset / "pretrain" / split / self.arch
+        """``split``: ``retain`` (all train), ``val`` or ``forget_<forget set>``."""
+        return self.root / "margins" / self.benchmark / "pretrain" / split / self.model
 
-    def oracle_set_dir(self, k: int) -> Path:
-        return self.root / "margins" / self.dataset / "oracle" / f"forget_{k}"
+    def oracle_set_dir(self, forget_set: int) -> Path:
+        return self.root / "margins" / self.benchmark / "oracle" / f"forget_{forget_set}"
 
-    def oracle_dir(self, k: int, split: str) -> Path:
-        return self.format.oracle_split_dir(self.oracle_set_dir(k), split)
+    def oracle_dir(self, forget_set: int, split: str) -> Path:
+        return self.format.oracle_split_dir(self.oracle_set_dir(forget_set), split)
 
     def checkpoint_dir(self) -> Path:
-        return self.root / "models" / self.dataset / "pretrain" / self.arch
+        return self.root / "models" / self.benchmark / "pretrain" / self.model
 
     def model_file(self, directory: Path, model_id: int, suffix: str = ".npy") -> Path:
         return self.format.model_file(directory, model_id, suffix)
 
     # -- reading ---------------------------------------------------------------
 
-    def read_forget_set(self, k: int) -> np.ndarray:
-        return self.format.read_forget_set(self.forget_set_file(k))
+    def read_forget_set(self, forget_set: int) -> np.ndarray:
+        return self.format.read_forget_set(self.forget_set_file(forget_set))
 
-    def pretrain_margins(self, split: str, k: int, model_ids) -> np.ndarray:
-        """Pretrain margins ``(len(model_ids), n_samples)`` on ``split`` of forget set ``k``."""
-        directory = self.pretrain_dir(f"forget_{k}" if split == "forget" else split)
-        return self.format.read_split_margins(directory, split, self.read_forget_set(k), model_ids)
-
-    def oracle_margins(self, k: int, split: str, model_ids) -> np.ndarray:
-        """Margins ``(len(model_ids), n_samples)`` of the oracles of forget set ``k``."""
+    def pretrain_margins(self, split: str, forget_set: int, model_ids) -> np.ndarray:
+        """Pretrain margins ``(len(model_ids), n_samples)`` on ``split`` of that forget set."""
+        directory = self.pretrain_dir(f"forget_{forget_set}" if split == "forget" else split)
         return self.format.read_split_margins(
-            self.oracle_dir(k, split), split, self.read_forget_set(k), model_ids
+            directory, split, self.read_forget_set(forget_set), model_ids
+        )
+
+    def oracle_margins(self, forget_set: int, split: str, model_ids) -> np.ndarray:
+        """Margins ``(len(model_ids), n_samples)`` of that forget set's oracles."""
+        return self.format.read_split_margins(
+            self.oracle_dir(forget_set, split), split, self.read_forget_set(forget_set), model_ids
         )
 
     def read_checkpoints(self, model_ids) -> list[dict]:
@@ -250,8 +252,8 @@ class EasyDUBLayout:
 
     # -- writing ---------------------------------------------------------------
 
-    def write_forget_set(self, k: int, indices: np.ndarray) -> None:
-        self.format.write_forget_set(self.forget_set_file(k), indices)
+    def write_forget_set(self, forget_set: int, indices: np.ndarray) -> None:
+        self.format.write_forget_set(self.forget_set_file(forget_set), indices)
 
     def write_margins(self, directory: Path, margins: np.ndarray, first_model: int = 0) -> None:
         self.format.write_margins(directory, margins, first_model)
@@ -298,51 +300,51 @@ def validate_dataset(
 ) -> list[str]:
     """Check every part of an EasyDUB-layout directory that is there; one line per part.
 
-    The dataset, architecture, epoch and model counts are read off the file
+    The benchmark, model, epoch and model counts are read off the file
     names; split sizes are the benchmark's unless given. Raises ValueError
     (or FileNotFoundError) naming the first file at fault.
     """
     root = Path(root)
-    datasets = sorted(p.name for p in (root / "forget_sets").glob("*") if p.is_dir())
-    if not datasets:
+    benchmarks = sorted(p.name for p in (root / "forget_sets").glob("*") if p.is_dir())
+    if not benchmarks:
         raise FileNotFoundError(
-            f"{root}: no forget_sets/<dataset>/ directory; not an EasyDUB layout"
+            f"{root}: no forget_sets/<benchmark>/ directory; not an EasyDUB layout"
         )
     report = []
-    for dataset in datasets:
+    for benchmark in benchmarks:
         forget_sets = sorted(
             int(p.stem.removeprefix("forget_set_"))
-            for p in (root / "forget_sets" / dataset).glob("forget_set_*.npy")
+            for p in (root / "forget_sets" / benchmark).glob("forget_set_*.npy")
         )
-        pretrain = sorted((root / "margins" / dataset / "pretrain" / "retain").glob("*/id_*.npy"))
+        pretrain = sorted((root / "margins" / benchmark / "pretrain" / "retain").glob("*/id_*.npy"))
         if not pretrain:
             raise FileNotFoundError(
-                f"{root / 'margins' / dataset / 'pretrain' / 'retain'}: no margins"
+                f"{root / 'margins' / benchmark / 'pretrain' / 'retain'}: no margins"
             )
-        arch = pretrain[0].parent.name
+        model = pretrain[0].parent.name
         epoch = int(pretrain[0].stem.rsplit("_epoch_", 1)[1])
-        layout = EasyDUBLayout.for_benchmark(root, dataset, arch, epoch, n_train, n_val)
+        layout = EasyDUBLayout.for_benchmark(root, benchmark, model, epoch, n_train, n_val)
         n_pretrain = _count_models(layout.pretrain_dir("retain"), epoch)
         read_margins(layout.pretrain_dir("retain"), range(n_pretrain), epoch, (layout.n_train,))
         read_margins(layout.pretrain_dir("val"), range(n_pretrain), epoch, (layout.n_val,))
-        report.append(f"{dataset}/{arch}: {n_pretrain} pretrain models, epoch {epoch}")
-        for k in forget_sets:
-            size = len(layout.read_forget_set(k))
-            line = f"forget set {k}: {size} samples"
-            n = _count_models(layout.pretrain_dir(f"forget_{k}"), epoch)
+        report.append(f"{benchmark}/{model}: {n_pretrain} pretrain models, epoch {epoch}")
+        for forget_set in forget_sets:
+            size = len(layout.read_forget_set(forget_set))
+            line = f"forget set {forget_set}: {size} samples"
+            n = _count_models(layout.pretrain_dir(f"forget_{forget_set}"), epoch)
             if n:
-                layout.pretrain_margins("forget", k, range(n))
+                layout.pretrain_margins("forget", forget_set, range(n))
                 line += f", pretrain margins of {n} models"
-            n = _count_models(layout.oracle_dir(k, "forget"), epoch)
+            n = _count_models(layout.oracle_dir(forget_set, "forget"), epoch)
             if n:
                 for split in ("retain", "forget", "val"):
-                    layout.oracle_margins(k, split, range(n))
+                    layout.oracle_margins(forget_set, split, range(n))
                 line += f", {n} oracles"
             report.append(line)
         n = _count_models(layout.checkpoint_dir(), epoch, ".pt")
         if n:
             layout.read_checkpoints(range(n))
-            report.append(f"{n} pretrain checkpoints load into {arch}")
+            report.append(f"{n} pretrain checkpoints load into {model}")
     return report
 
 

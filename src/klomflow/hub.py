@@ -355,9 +355,9 @@ def check_easydub_part(
         for split in SPLITS:
             layout.oracle_margins(forget_set, split, range(n_oracles(n)))
     elif part == "checkpoints":
-        from klomflow.training import ModelStack
+        from klomflow.stacking import ModelStack
 
-        ModelStack(layout.arch, layout.read_checkpoints(range(n)), "cpu")  # loads strictly
+        ModelStack(layout.model, layout.read_checkpoints(range(n)), "cpu")  # loads strictly
     else:
         raise ValueError(f"unknown part {part!r} of the EasyDUB dataset")
 
@@ -526,7 +526,7 @@ def download_klom_models_pretrain(
     layout: EasyDUBLayout, dataset: ImageDataset, n_models: int, hub: dict, commit: str, device
 ) -> None:
     """The N full models as checkpoints in the layout, and their margins on train and val."""
-    from klomflow.training import ModelStack
+    from klomflow.stacking import ModelStack
 
     check_model_count(n_models)
     layout.check_images(dataset)
@@ -536,7 +536,7 @@ def download_klom_models_pretrain(
     fetched = fetch(hub, commit, files)
     for m, name in enumerate(files):
         _place(fetched[name].resolve(), layout.model_file(layout.checkpoint_dir(), m, ".pt"))
-    models = ModelStack(layout.arch, layout.read_checkpoints(range(n_models)), device)
+    models = ModelStack(layout.model, layout.read_checkpoints(range(n_models)), device)
     for split, images, labels in (
         # "retain" holds the whole train split
         ("retain", dataset.train_images, dataset.train_labels),

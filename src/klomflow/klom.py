@@ -63,15 +63,11 @@ def klom_scores(
         return np.concatenate(list(scored))
 
 
-def klom_scores_reference(
-    unlearned: np.ndarray,
-    oracle: np.ndarray,
-    *,
-    bins: int = BINS,
-    clip: float = CLIP,
-    eps: float = EPS,
-) -> np.ndarray:
-    """The SPEC §2 definition, one sample at a time (slow; for tests and benchmarks)."""
+def klom_scores_reference(unlearned, oracle, *, bins=BINS, clip=CLIP, eps=EPS) -> np.ndarray:
+    """The SPEC §2 definition, one sample at a time (slow; for tests and benchmarks).
+
+    Arguments and result as :func:`klom_scores`, which must agree with it.
+    """
     _check_options(bins, clip, eps)
     p, q = _as_margin_pair(unlearned, oracle)
     return np.array(

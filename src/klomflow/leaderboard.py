@@ -159,13 +159,13 @@ def _noise_free_curves(curves: list[dict]) -> dict[tuple[int, str], tuple[np.nda
 def _retraining_at(retraining, split, forget_sets, group) -> dict[int, float]:
     """P95 of retraining at each forget set's own compute, where its grid covers it."""
     matched = {}
-    for k in forget_sets:
-        if (k, split) not in retraining:
+    for forget_set in forget_sets:
+        if (forget_set, split) not in retraining:
             continue
-        x, y = retraining[(k, split)]
-        compute = float(next(r["compute_pct"] for r in group if int(r["forget_set"]) == k))
+        x, y = retraining[(forget_set, split)]
+        compute = float(next(r["compute_pct"] for r in group if int(r["forget_set"]) == forget_set))
         if x[0] <= compute <= x[-1]:
-            matched[k] = float(np.interp(compute, x, y))
+            matched[forget_set] = float(np.interp(compute, x, y))
     return matched
 
 

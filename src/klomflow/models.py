@@ -1,7 +1,7 @@
 """The model architectures, registered by name.
 
 Every model here is a plain ``nn.Module`` for one model; the trainer stacks N
-copies of it (see :mod:`klomflow.training`), so a new architecture needs no
+copies of it (see :mod:`klomflow.stacking`), so a new architecture needs no
 multi-model version of its own.
 """
 

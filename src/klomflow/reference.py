@@ -15,20 +15,16 @@ from pathlib import Path
 from klomflow.benchmarks import n_oracles
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import ReferenceFormat
-from klomflow.training import TrainingRecipe, derive_seed, train_models
-
-# Keys that separate the reference models' random streams from the
-# retraining grid's (whose run seeds are small integers): an oracle must
-# never be the very model a retraining cell trains.
-_PRETRAIN, _ORACLE = 1, 2
+from klomflow.seeds import ORACLE_RUN, PRETRAIN_RUN, derive_seed
+from klomflow.training import TrainingRecipe, train_models
 
 
 def pretrain_seed(reference_seed: int) -> int:
-    return derive_seed(reference_seed, _PRETRAIN)
+    return derive_seed(reference_seed, PRETRAIN_RUN)
 
 
 def oracle_seed(reference_seed: int, forget_set: int) -> int:
-    return derive_seed(reference_seed, _ORACLE, forget_set)
+    return derive_seed(reference_seed, ORACLE_RUN, forget_set)
 
 
 def build_pretrain_models(
@@ -52,7 +48,7 @@ def build_pretrain_models(
     reference.check_images(dataset)
     train = (dataset.train_images, dataset.train_labels)
     run = train_models(
-        reference.arch,
+        reference.model,
         train,
         recipe,
         n_models=n_models,
@@ -82,13 +78,13 @@ def build_oracle_models(
 ) -> None:
     """Train ``n_oracles(N)`` models on the retain split of forget set ``forget_set``.
 
-    Their margins go to ``oracle_dir`` (``.../oracle/forget_{k}``), one
+    Their margins go to ``oracle_dir`` (``.../oracle/forget_{forget_set}``), one
     directory per split.
     """
     reference.check_images(dataset)
     splits = dataset.splits(reference.read_forget_set(forget_set_file))
     run = train_models(
-        reference.arch,
+        reference.model,
         splits["retain"],
         recipe,
         n_models=n_oracles(n_models),

@@ -17,7 +17,7 @@ from klomflow.training import TrainingRecipe, train_models
 def retrain_cell(
     dataset: ImageDataset,
     forget_set: np.ndarray,
-    model_name: str,
+    model: str,
     recipe: TrainingRecipe,
     *,
     n_models: int,
@@ -32,7 +32,7 @@ def retrain_cell(
     """
     splits = dataset.splits(forget_set)
     run = train_models(
-        model_name,
+        model,
         splits["retain"],
         recipe,
         n_models=n_models,

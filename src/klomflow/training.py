@@ -20,37 +20,26 @@ bit-identical models and margins.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import ctypes
-import ctypes.util
-import functools
 import hashlib
 import json
 import logging
 import math
-import signal
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from klomflow import __version__
-from klomflow.files import atomic_torch_save
-from klomflow.joblog import one_line
-from klomflow.margins import Diverged, check_finite, describe_setting, margins_from_logits
-from klomflow.models import build_model
+from klomflow.batches import PerModelBatches
+from klomflow.margins import Diverged, check_finite, describe_setting
 from klomflow.progress import progress
-from klomflow.stacking import load_models, stack_architecture, unstack_models
+from klomflow.resume import SIGTERM_EXIT_STATUS, ResumeFile, short_reason, stop_on_sigterm
+from klomflow.seeds import DATA_ORDER, TRAINING_NOISE, derive_seed
+from klomflow.stacking import ModelStack, add_gradient_noise, stacked_cross_entropy
 
 log = logging.getLogger(__name__)
-
-# Samples per forward pass when computing margins, shared by all N models;
-# larger batches spill the (N, batch, ...) activations out of the CPU caches.
-EVAL_BATCH_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -73,171 +62,6 @@ class TrainingRecipe:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"training.{name} must be at least 1, got {getattr(self, name)}")
-
-
-def derive_seed(*key: int) -> int:
-    """A 63-bit seed from a tuple of non-negative integers (e.g. run seed, model index)."""
-    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> 1)
-
-
-# Streams of randomness derived from one run seed; each is its own SeedSequence key.
-_INIT, _DATA_ORDER, _NOISE = 0, 1, 2
-
-
-class ModelStack:
-    """N models of one architecture, run as one stacked network (see :mod:`klomflow.stacking`)."""
-
-    def __init__(self, model_name: str, state_dicts: list[dict], device: torch.device | str):
-        if not state_dicts:
-            raise ValueError("a model stack needs at least one model")
-        self.model_name = model_name
-        self.device = torch.device(device)
-        self.n_models = len(state_dicts)
-        keep_freed_memory()
-        template = build_model(model_name)
-        template.load_state_dict(state_dicts[0], strict=True)  # names the mismatch, if any
-        self._template_state = template.state_dict()
-        self.network = stack_architecture(template, self.n_models)
-        load_models(self.network, state_dicts)
-        # Channels-last makes the grouped convolutions and pooling 3-4x faster
-        # on the CPU (oneDNN); on an H100 it neither helps nor hurts.
-        self.network.to(self.device, memory_format=torch.channels_last)
-
-    @classmethod
-    def initialised(cls, model_name: str, n_models: int, seed: int, device, first_model: int = 0):
-        """Fresh models ``first_model .. first_model + n_models - 1`` of run ``seed``."""
-        states = []
-        for m in range(first_model, first_model + n_models):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(derive_seed(seed, m, _INIT))
-                states.append(build_model(model_name).state_dict())
-        return cls(model_name, states, device)
-
-    def __len__(self) -> int:
-        return self.n_models
-
-    def parameters(self) -> list[torch.Tensor]:
-        return list(self.network.parameters())
-
-    def per_model(self, tensor: torch.Tensor) -> torch.Tensor:
-        """A view of a stacked parameter (or its gradient) with the model first: ``[m]`` is model m's."""
-        return tensor.unflatten(0, (self.n_models, -1))
-
-    def state_dicts(self) -> list[dict[str, torch.Tensor]]:
-        """One ordinary state dict per model, on the CPU."""
-        return unstack_models(self.network, self._template_state, self.n_models)
-
-    def train(self, mode: bool = True) -> ModelStack:
-        self.network.train(mode)
-        return self
-
-    def eval(self) -> ModelStack:
-        return self.train(False)
-
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, B, n_classes)``.
-
-        ``images`` is ``(N, B, C, H, W)`` (each model its own batch) or
-        ``(B, C, H, W)`` (the same batch for every model).
-        """
-        if images.dim() == 4:
-            batch = images.repeat(1, self.n_models, 1, 1)
-        else:
-            batch = images.transpose(0, 1).flatten(1, 2)  # (B, N * C, H, W), model-major
-        batch = batch.contiguous(memory_format=torch.channels_last)
-        with _autocast(self.device):
-            logits = self.network(batch)
-        return logits.transpose(0, 1)
-
-    @torch.no_grad()
-    def margins(self, images: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
-        """Margins ``(N, n_samples)`` float32 of every model, in eval mode."""
-        was_training = self.network.training
-        self.eval()
-        chunks = [
-            margins_from_logits(
-                self.logits(images[i : i + EVAL_BATCH_SIZE]), labels[i : i + EVAL_BATCH_SIZE]
-            )
-            for i in range(0, len(labels), EVAL_BATCH_SIZE)
-        ]
-        self.train(was_training)
-        return torch.cat(chunks, dim=1).cpu().numpy()
-
-
-@functools.cache
-def keep_freed_memory() -> None:
-    """Let glibc keep freed memory for reuse instead of returning it to the kernel.
-
-    Every step of N stacked models allocates and frees activations of tens of
-    megabytes; by default glibc maps each afresh and unmaps it when freed, and
-    touching the new pages costs a page fault each. On the 2-core CPU this was a
-    fifth of a digits retraining cell's time (1.26 million minor faults, 2.9 s
-    of system time in 15 s); kept, 0.13 million and 0.4 s. Elsewhere than
-    glibc, nothing changes.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's largest: larger blocks are mapped
-    mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
-
-
-def _autocast(device: torch.device):
-    # bf16 only on CUDA: on the CPU it is slow and would change the numbers the
-    # tests pin down.
-    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
-
-
-class PerModelBatches:
-    """Index batches ``(N, batch)`` in which every model has its own shuffled order."""
-
-    def __init__(self, n_samples: int, batch_size: int, seeds: list[int], device):
-        self.n_samples = n_samples
-        self.batch_size = batch_size
-        self.device = device
-        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
-
-    def __len__(self) -> int:
-        # A last batch of one sample would break BatchNorm in training mode, so
-        # that sample waits for the next epoch's order.
-        full, rest = divmod(self.n_samples, self.batch_size)
-        return full + (rest > 1)
-
-    def epoch(self, skip: int = 0):
-        """The batches of one epoch, less its first ``skip``; draws each model's next permutation."""
-        # Drawn on the CPU so that CPU and GPU runs see the same order.
-        order = torch.stack([torch.randperm(self.n_samples, generator=g) for g in self.generators])
-        order = order.to(self.device)
-        for step in range(skip, len(self)):
-            yield order[:, step * self.batch_size : (step + 1) * self.batch_size]
-
-    def state_dict(self) -> list[torch.Tensor]:
-        return [g.get_state() for g in self.generators]
-
-    def load_state_dict(self, states: list[torch.Tensor]) -> None:
-        for g, s in zip(self.generators, states):
-            g.set_state(s)
-
-
-def stacked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of logits ``(N, B, C)`` for labels ``(N, B)``: each model's mean, summed.
-
-    Summing over models gives every model exactly the gradient it would get
-    if trained alone.
-    """
-    n_models = logits.shape[0]
-    return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten()) * n_models
-
-
-def add_gradient_noise(stack: ModelStack, sigma: float, generator: torch.Generator) -> None:
-    """Add N(0, sigma^2) to every gradient element of every model (nothing if sigma is 0)."""
-    if sigma > 0:
-        for p in stack.parameters():
-            p.grad.add_(torch.randn(p.shape, generator=generator, device=p.device), alpha=sigma)
 
 
 class Trainer:
@@ -278,14 +102,14 @@ class Trainer:
         self.batches = PerModelBatches(
             len(labels),
             recipe.batch_size,
-            [derive_seed(seed, m, _DATA_ORDER) for m in model_ids],
+            [derive_seed(seed, m, DATA_ORDER) for m in model_ids],
             stack.device,
         )
         # The data-order generators as they were before this epoch's draw, so
         # that an epoch stopped part-way draws the same order when resumed.
         self._order_state = self.batches.state_dict()
         self._loss = torch.zeros((), device=stack.device)  # summed over this epoch's steps
-        self.noise = torch.Generator(stack.device).manual_seed(derive_seed(seed, _NOISE))
+        self.noise = torch.Generator(stack.device).manual_seed(derive_seed(seed, TRAINING_NOISE))
         self.optimizer = torch.optim.SGD(
             stack.parameters(),
             lr=recipe.lr,
@@ -367,7 +191,7 @@ class TrainingRun:
 
 
 def train_models(
-    model_name: str,
+    model: str,
     train: tuple[torch.Tensor, torch.Tensor],
     recipe: TrainingRecipe,
     *,
@@ -405,7 +229,7 @@ def train_models(
     device = torch.device(device)
 
     def start() -> Trainer:
-        stack = ModelStack.initialised(model_name, n_models, seed, device, first_model)
+        stack = ModelStack.initialised(model, n_models, seed, device, first_model)
         return Trainer(
             stack, *train, recipe, seed=seed, grad_noise=grad_noise, first_model=first_model
         )
@@ -416,7 +240,7 @@ def train_models(
     resume = None
     if resume_file is not None:
         run_key = _run_key(
-            model_name,
+            model,
             recipe,
             n_models,
             seed,
@@ -433,7 +257,7 @@ def train_models(
                 recorded = _saved_margins(saved, eval_splits, every_epoch)
                 trainer.load_state_dict(saved["trainer"])
             except Exception as error:  # a resume file is a cache: never worth failing a run over
-                resume.set_aside(f"does not fit this run ({_short(error)})")
+                resume.set_aside(f"does not fit this run ({short_reason(error)})")
                 trainer, recorded = start(), {split: [] for split in eval_splits}
             else:
                 log.info("resuming after %s from %s", _position(trainer, recipe), resume)
@@ -448,7 +272,7 @@ def train_models(
     )
     setting = describe_setting({"training.lr": recipe.lr, "noise": grad_noise})
     try:
-        with _stop_on_sigterm(enabled=resume is not None) as stopping:
+        with stop_on_sigterm(enabled=resume is not None) as stopping:
             for epoch in epochs:
                 loss = trainer.train_epoch(stop=stopping.is_set)
                 if loss is None:
@@ -486,29 +310,6 @@ def train_models(
     return TrainingRun(trainer.stack, margins)
 
 
-# What a job stopped by SIGTERM exits with, as if the signal had ended it.
-SIGTERM_EXIT_STATUS = 128 + signal.SIGTERM
-
-
-@contextlib.contextmanager
-def _stop_on_sigterm(enabled: bool):
-    """An event that SIGTERM sets while the block runs, instead of ending the process.
-
-    Schedulers (SLURM on preemption or at the time limit) send SIGTERM and,
-    some seconds later, SIGKILL; the training loop checks the event before
-    every step, so its state is saved within one step.
-    """
-    stopping = threading.Event()
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield stopping  # only the main thread may handle signals
-        return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
-    try:
-        yield stopping
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _position(trainer: Trainer, recipe: TrainingRecipe) -> str:
     where = f"epoch {trainer.epoch} of {recipe.epochs}"
     if trainer.step:
@@ -517,7 +318,7 @@ def _position(trainer: Trainer, recipe: TrainingRecipe) -> str:
 
 
 def _run_key(
-    model_name, recipe, n_models, seed, grad_noise, first_model, train, eval_splits, every_epoch
+    model, recipe, n_models, seed, grad_noise, first_model, train, eval_splits, every_epoch
 ) -> str:
     """What a resume file must have been written by: klomflow's version, the run's arguments and data."""
 
@@ -526,7 +327,7 @@ def _run_key(
 
     arguments = [
         __version__,
-        model_name,
+        model,
         asdict(recipe),
         n_models,
         seed,
@@ -549,68 +350,3 @@ def _saved_margins(saved: dict, eval_splits: dict, every_epoch: bool) -> dict[st
         if len(per_epoch) != expected:
             raise ValueError(f"{len(per_epoch)} epochs of {split} margins after epoch {epoch}")
     return {split: [m.numpy() for m in per_epoch] for split, per_epoch in margins.items()}
-
-
-def _short(error: BaseException, limit: int = 200) -> str:
-    text = one_line(error) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-class ResumeFile:
-    """A run's training state and margins so far, rewritten atomically after every epoch.
-
-    A cache, never worth failing a run over: a file this run cannot use
-    (written by other arguments or another klomflow version, truncated,
-    unreadable, missing keys) is removed with a one-line warning, and the run
-    starts from epoch 1.
-    """
-
-    def __init__(self, path: str | Path, run_key: str):
-        self.path = Path(path)
-        self.run_key = run_key
-
-    def __str__(self) -> str:
-        return str(self.path)
-
-    def save(self, trainer_state: dict, recorded: dict[str, list[np.ndarray]]) -> None:
-        # Lists, empty ones included: a run that records margins only after
-        # its last epoch has none to save, and must still find its splits.
-        margins = {split: [torch.from_numpy(m) for m in ms] for split, ms in recorded.items()}
-        state = {"run_key": self.run_key, "trainer": trainer_state, "margins": margins}
-        atomic_torch_save(self.path, state)
-
-    def load(self) -> dict | None:
-        """The saved state, or None when there is none or it is not this run's (then set aside)."""
-        if not self.path.is_file():
-            return None
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as error:  # truncated, or not a torch file at all
-            self.set_aside(f"unreadable ({_short(error)})")
-            return None
-        if not isinstance(state, dict) or state.get("run_key") != self.run_key:
-            self.set_aside("written by another run's arguments or klomflow version")
-            return None
-        return state
-
-    def set_aside(self, reason: str) -> None:
-        log.warning("%s: %s; removed, starting from epoch 1", self.path, reason)
-        self.remove()
-
-    def remove(self) -> None:
-        """Delete the file, and the temporary copies of it that a job killed mid-write left."""
-        self.path.unlink(missing_ok=True)
-        for partial in self.path.parent.glob(f".{self.path.name}.*"):  # see klomflow.files
-            partial.unlink(missing_ok=True)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else the CPU; otherwise the named device."""
-    if name == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(name)
-    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
-    # The record of where the models were trained: tables' provenance cannot know it.
-    log.info("device: %s -> %s%s, torch %s", name, device, gpu, torch.__version__)
-    return device

@@ -11,7 +11,8 @@ from klomflow.config_checks import check_config, noise_label
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import HUB_FILE_EPOCH, check_model_count, run_files
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
-from klomflow.unlearning import method_module_file, method_settings, swept_values
+from klomflow.unlearning.registry import method_module_file
+from klomflow.unlearning.settings import method_settings, swept_values
 
 
 # -- the config ----------------------------------------------------------------
@@ -40,7 +41,7 @@ FORGET_SETS = config["forget_sets"]
 RETRAIN_FORGET_SETS = config["retrain"].setdefault("forget_sets", list(FORGET_SETS))
 
 for key, numbers in (("forget_sets", FORGET_SETS), ("retrain.forget_sets", RETRAIN_FORGET_SETS)):
-    unknown = [k for k in numbers if k not in BENCHMARK.forget_sets]
+    unknown = [forget_set for forget_set in numbers if forget_set not in BENCHMARK.forget_sets]
     if unknown:
         config_error(
             f"{key}: {unknown[0]} is not a forget set of the {BENCHMARK.name} benchmark "
@@ -83,7 +84,7 @@ wildcard_constraints:
     benchmark=r"[a-z0-9]+",
     source=r"local|klom-models",
     model=r"[a-z0-9_]+",
-    k=r"\d+",
+    forget_set=r"\d+",
     noise=r"[0-9.e+-]+",
     seed=r"\d+",
     setting=r"[A-Za-z0-9_.+-]+",
@@ -100,11 +101,11 @@ def get_final_outputs():
         "results/eval_pretrain.tsv",
     ]
     outputs += [
-        f"results/{BENCHMARK.name}/forget_{k}/compute_vs_klom.png" for k in RETRAIN_FORGET_SETS
+        f"results/{BENCHMARK.name}/forget_{forget_set}/compute_vs_klom.png" for forget_set in RETRAIN_FORGET_SETS
     ]
     if METHOD_SETTINGS:
         outputs += ["results/methods.png", "results/methods.tsv", "results/leaderboard.tsv"]
-        outputs += [f"results/{BENCHMARK.name}/forget_{k}/methods.png" for k in FORGET_SETS]
+        outputs += [f"results/{BENCHMARK.name}/forget_{forget_set}/methods.png" for forget_set in FORGET_SETS]
     return outputs
 
 
@@ -125,7 +126,7 @@ def resume_file(wildcards, output):
 def get_reference_format():
     """Arguments of klomflow.easydub.ReferenceFormat: how the reference files are named and sized."""
     return {
-        "arch": config["model"],
+        "model": config["model"],
         # Local models are named after their last epoch, counted from 0.
         "epoch": config["training"]["epochs"] - 1 if SOURCE == "local" else HUB_FILE_EPOCH,
         "n_train": config["split_sizes"].get("n_train", BENCHMARK.n_train),
@@ -144,7 +145,7 @@ def layout_for(benchmark):
     return {
         "root": reference_root(benchmark),
         "benchmark": benchmark,
-        "arch": reference["arch"],
+        "model": reference["model"],
         "epoch": reference["epoch"],
         "n_train": reference["n_train"],
         "n_val": reference["n_val"],
@@ -164,12 +165,12 @@ def get_dataset(wildcards):
 
 def get_forget_set(wildcards):
     root = reference_root(wildcards.benchmark)
-    return f"{root}/forget_sets/{wildcards.benchmark}/forget_set_{wildcards.k}.npy"
+    return f"{root}/forget_sets/{wildcards.benchmark}/forget_set_{wildcards.forget_set}.npy"
 
 
 def get_oracle_margins(wildcards):
     root = reference_root(wildcards.benchmark)
-    return f"{root}/margins/{wildcards.benchmark}/oracle/forget_{wildcards.k}"
+    return f"{root}/margins/{wildcards.benchmark}/oracle/forget_{wildcards.forget_set}"
 
 
 def get_pretrain_checkpoints(wildcards):
@@ -183,7 +184,7 @@ def get_baseline_inputs(wildcards):
     return {
         "pretrain_retain": f"{pretrain}/retain/{config['model']}",
         "pretrain_val": f"{pretrain}/val/{config['model']}",
-        "pretrain_forget": f"{pretrain}/forget_{wildcards.k}/{config['model']}",
+        "pretrain_forget": f"{pretrain}/forget_{wildcards.forget_set}/{config['model']}",
         "oracle": get_oracle_margins(wildcards),
         "forget_set": get_forget_set(wildcards),
         **({"hub_commit": get_hub_commit(wildcards)} if is_hub_source() else {}),
@@ -240,7 +241,7 @@ def get_gpus():
 
 
 def forget_set_labels(wildcards):
-    return {"benchmark": wildcards.benchmark, "forget_set": int(wildcards.k)}
+    return {"benchmark": wildcards.benchmark, "forget_set": int(wildcards.forget_set)}
 
 
 # -- the retraining grid and the method settings of one forget set --------------
@@ -257,7 +258,7 @@ def retraining_cells():
 def get_retraining_tables(wildcards):
     """The klom.tsv of every (noise, seed) cell of the grid of one forget set."""
     return [
-        f"results/{wildcards.benchmark}/forget_{wildcards.k}/retrain/"
+        f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/retrain/"
         f"noise_{cell['noise']}/seed_{cell['seed']}/klom.tsv"
         for cell in retraining_cells()
     ]
@@ -285,7 +286,7 @@ def get_method_module(wildcards):
 def get_method_tables(wildcards):
     """The klom.tsv of every method setting on one forget set."""
     return [
-        f"results/{wildcards.benchmark}/forget_{wildcards.k}/methods/{name}/klom.tsv"
+        f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/methods/{name}/klom.tsv"
         for name in METHOD_SETTINGS
     ]
 
@@ -307,17 +308,17 @@ def get_method_labels(wildcards):
 
 
 def get_forget_set_tables(table, forget_sets):
-    return [f"results/{BENCHMARK.name}/forget_{k}/{table}.tsv" for k in forget_sets]
+    return [f"results/{BENCHMARK.name}/forget_{forget_set}/{table}.tsv" for forget_set in forget_sets]
 
 
 def get_forget_set_methods_figure_inputs(wildcards):
     """The methods of one forget set, its baselines, and its grid if it was run."""
     inputs = {
-        "methods": f"results/{wildcards.benchmark}/forget_{wildcards.k}/methods.tsv",
-        "baselines": f"results/{wildcards.benchmark}/forget_{wildcards.k}/baselines.tsv",
+        "methods": f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/methods.tsv",
+        "baselines": f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/baselines.tsv",
     }
-    if int(wildcards.k) in RETRAIN_FORGET_SETS:
-        inputs["curves"] = f"results/{wildcards.benchmark}/forget_{wildcards.k}/compute_vs_klom.tsv"
+    if int(wildcards.forget_set) in RETRAIN_FORGET_SETS:
+        inputs["curves"] = f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/compute_vs_klom.tsv"
     return inputs
 
 
@@ -329,4 +330,4 @@ def figure_title(forget_sets):
 
 
 def get_forget_set_title(wildcards):
-    return figure_title([wildcards.k])
+    return figure_title([wildcards.forget_set])

@@ -15,11 +15,11 @@ rule define_digits_forget_set:
     input:
         "resources/digits/data.npz",
     output:
-        "resources/digits/local/forget_sets/digits/forget_set_{k}.npy",
+        "resources/digits/local/forget_sets/digits/forget_set_{forget_set}.npy",
     log:
-        "logs/define_digits_forget_set/forget_set_{k}.log",
+        "logs/define_digits_forget_set/forget_set_{forget_set}.log",
     benchmark:
-        "benchmarks/define_digits_forget_set/forget_set_{k}.tsv"
+        "benchmarks/define_digits_forget_set/forget_set_{forget_set}.tsv"
     conda:
         "../../envs/data.yaml"
     script:

@@ -62,11 +62,11 @@ rule download_easydub_forget_set:
     input:
         commit="resources/{benchmark}/easydub/hub_commit.json",
     output:
-        "resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{k}.npy",
+        "resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
     log:
-        "logs/download_easydub_forget_set/{benchmark}_forget_{k}.log",
+        "logs/download_easydub_forget_set/{benchmark}_forget_{forget_set}.log",
     benchmark:
-        "benchmarks/download_easydub_forget_set/{benchmark}_forget_{k}.tsv"
+        "benchmarks/download_easydub_forget_set/{benchmark}_forget_{forget_set}.tsv"
     params:
         part="forget_set",
         hub=get_hub("easydub"),
@@ -81,13 +81,13 @@ rule download_easydub_forget_set:
 rule download_easydub_pretrain_forget_margins:
     input:
         commit="resources/{benchmark}/easydub/hub_commit.json",
-        forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{k}.npy",
+        forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
     output:
-        directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/forget_{k}/{model}"),
+        directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/forget_{forget_set}/{model}"),
     log:
-        "logs/download_easydub_pretrain_forget_margins/{benchmark}_{model}_forget_{k}.log",
+        "logs/download_easydub_pretrain_forget_margins/{benchmark}_{model}_forget_{forget_set}.log",
     benchmark:
-        "benchmarks/download_easydub_pretrain_forget_margins/{benchmark}_{model}_forget_{k}.tsv"
+        "benchmarks/download_easydub_pretrain_forget_margins/{benchmark}_{model}_forget_{forget_set}.tsv"
     params:
         part="pretrain_forget",
         hub=get_hub("easydub"),
@@ -102,13 +102,13 @@ rule download_easydub_pretrain_forget_margins:
 rule download_easydub_oracle_margins:
     input:
         commit="resources/{benchmark}/easydub/hub_commit.json",
-        forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{k}.npy",
+        forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
     output:
-        directory("resources/{benchmark}/easydub/margins/{benchmark}/oracle/forget_{k}"),
+        directory("resources/{benchmark}/easydub/margins/{benchmark}/oracle/forget_{forget_set}"),
     log:
-        "logs/download_easydub_oracle_margins/{benchmark}_forget_{k}.log",
+        "logs/download_easydub_oracle_margins/{benchmark}_forget_{forget_set}.log",
     benchmark:
-        "benchmarks/download_easydub_oracle_margins/{benchmark}_forget_{k}.tsv"
+        "benchmarks/download_easydub_oracle_margins/{benchmark}_forget_{forget_set}.tsv"
     params:
         part="oracle",
         hub=get_hub("easydub"),
@@ -144,11 +144,11 @@ rule download_klom_models_forget_set:
     input:
         commit="resources/{benchmark}/klom-models/hub_commit.json",
     output:
-        "resources/{benchmark}/klom-models/forget_sets/{benchmark}/forget_set_{k}.npy",
+        "resources/{benchmark}/klom-models/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
     log:
-        "logs/download_klom_models_forget_set/{benchmark}_forget_{k}.log",
+        "logs/download_klom_models_forget_set/{benchmark}_forget_{forget_set}.log",
     benchmark:
-        "benchmarks/download_klom_models_forget_set/{benchmark}_forget_{k}.tsv"
+        "benchmarks/download_klom_models_forget_set/{benchmark}_forget_{forget_set}.tsv"
     params:
         hub=get_hub("klom_models"),
         layout=get_layout,
@@ -162,13 +162,13 @@ rule download_klom_models_oracles:
     input:
         commit="resources/{benchmark}/klom-models/hub_commit.json",
         dataset=get_dataset,
-        forget_set="resources/{benchmark}/klom-models/forget_sets/{benchmark}/forget_set_{k}.npy",
+        forget_set="resources/{benchmark}/klom-models/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
     output:
-        directory("resources/{benchmark}/klom-models/margins/{benchmark}/oracle/forget_{k}"),
+        directory("resources/{benchmark}/klom-models/margins/{benchmark}/oracle/forget_{forget_set}"),
     log:
-        "logs/download_klom_models_oracles/{benchmark}_forget_{k}.log",
+        "logs/download_klom_models_oracles/{benchmark}_forget_{forget_set}.log",
     benchmark:
-        "benchmarks/download_klom_models_oracles/{benchmark}_forget_{k}.tsv"
+        "benchmarks/download_klom_models_oracles/{benchmark}_forget_{forget_set}.tsv"
     params:
         hub=get_hub("klom_models"),
         layout=get_layout,

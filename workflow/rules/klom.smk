@@ -4,17 +4,17 @@
 
 rule score_retraining:
     input:
-        margins="results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/margins.npz",
+        margins="results/{benchmark}/forget_{forget_set}/retrain/noise_{noise}/seed_{seed}/margins.npz",
         oracle=get_oracle_margins,
         forget_set=get_forget_set,
         hub_commit=get_hub_commit,
     output:
-        table="results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv",
-        provenance="results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/klom.tsv.json",
+        table="results/{benchmark}/forget_{forget_set}/retrain/noise_{noise}/seed_{seed}/klom.tsv",
+        provenance="results/{benchmark}/forget_{forget_set}/retrain/noise_{noise}/seed_{seed}/klom.tsv.json",
     log:
-        "logs/score_retraining/{benchmark}/forget_{k}/noise_{noise}_seed_{seed}.log",
+        "logs/score_retraining/{benchmark}/forget_{forget_set}/noise_{noise}_seed_{seed}.log",
     benchmark:
-        "benchmarks/score_retraining/{benchmark}/forget_{k}/noise_{noise}_seed_{seed}.tsv"
+        "benchmarks/score_retraining/{benchmark}/forget_{forget_set}/noise_{noise}_seed_{seed}.tsv"
     params:
         reference=get_reference_format(),
         n_models=config["n_models"],
@@ -29,12 +29,12 @@ rule score_baselines:
     input:
         unpack(get_baseline_inputs),
     output:
-        table="results/{benchmark}/forget_{k}/baselines.tsv",
-        provenance="results/{benchmark}/forget_{k}/baselines.tsv.json",
+        table="results/{benchmark}/forget_{forget_set}/baselines.tsv",
+        provenance="results/{benchmark}/forget_{forget_set}/baselines.tsv.json",
     log:
-        "logs/score_baselines/{benchmark}/forget_{k}.log",
+        "logs/score_baselines/{benchmark}/forget_{forget_set}.log",
     benchmark:
-        "benchmarks/score_baselines/{benchmark}/forget_{k}.tsv"
+        "benchmarks/score_baselines/{benchmark}/forget_{forget_set}.tsv"
     params:
         reference=get_reference_format(),
         labels=forget_set_labels,

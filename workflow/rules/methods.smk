@@ -10,11 +10,11 @@ rule run_unlearning_method:
         checkpoints=get_pretrain_checkpoints,
         method_module=get_method_module,
     output:
-        "results/{benchmark}/forget_{k}/methods/{setting}/margins.npz",
+        "results/{benchmark}/forget_{forget_set}/methods/{setting}/margins.npz",
     log:
-        "logs/run_unlearning_method/{benchmark}/forget_{k}/{setting}.log",
+        "logs/run_unlearning_method/{benchmark}/forget_{forget_set}/{setting}.log",
     benchmark:
-        "benchmarks/run_unlearning_method/{benchmark}/forget_{k}/{setting}.tsv"
+        "benchmarks/run_unlearning_method/{benchmark}/forget_{forget_set}/{setting}.tsv"
     params:
         # Only this setting's values: adding or changing another setting
         # leaves this job's outputs alone.
@@ -34,17 +34,17 @@ rule run_unlearning_method:
 
 rule score_unlearning_method:
     input:
-        margins="results/{benchmark}/forget_{k}/methods/{setting}/margins.npz",
+        margins="results/{benchmark}/forget_{forget_set}/methods/{setting}/margins.npz",
         oracle=get_oracle_margins,
         forget_set=get_forget_set,
         hub_commit=get_hub_commit,
     output:
-        table="results/{benchmark}/forget_{k}/methods/{setting}/klom.tsv",
-        provenance="results/{benchmark}/forget_{k}/methods/{setting}/klom.tsv.json",
+        table="results/{benchmark}/forget_{forget_set}/methods/{setting}/klom.tsv",
+        provenance="results/{benchmark}/forget_{forget_set}/methods/{setting}/klom.tsv.json",
     log:
-        "logs/score_unlearning_method/{benchmark}/forget_{k}/{setting}.log",
+        "logs/score_unlearning_method/{benchmark}/forget_{forget_set}/{setting}.log",
     benchmark:
-        "benchmarks/score_unlearning_method/{benchmark}/forget_{k}/{setting}.tsv"
+        "benchmarks/score_unlearning_method/{benchmark}/forget_{forget_set}/{setting}.tsv"
     params:
         reference=get_reference_format(),
         n_models=config["n_models"],

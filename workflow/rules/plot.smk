@@ -8,12 +8,12 @@ rule collect_retraining_cells:
         tables=get_retraining_tables,
         hub_commit=get_hub_commit,
     output:
-        table="results/{benchmark}/forget_{k}/compute_vs_klom.tsv",
-        provenance="results/{benchmark}/forget_{k}/compute_vs_klom.tsv.json",
+        table="results/{benchmark}/forget_{forget_set}/compute_vs_klom.tsv",
+        provenance="results/{benchmark}/forget_{forget_set}/compute_vs_klom.tsv.json",
     log:
-        "logs/collect_retraining_cells/{benchmark}/forget_{k}.log",
+        "logs/collect_retraining_cells/{benchmark}/forget_{forget_set}.log",
     benchmark:
-        "benchmarks/collect_retraining_cells/{benchmark}/forget_{k}.tsv"
+        "benchmarks/collect_retraining_cells/{benchmark}/forget_{forget_set}.tsv"
     params:
         labels=get_retraining_labels,
         columns=GRID_COLUMNS,
@@ -28,12 +28,12 @@ rule collect_method_settings:
         tables=get_method_tables,
         hub_commit=get_hub_commit,
     output:
-        table="results/{benchmark}/forget_{k}/methods.tsv",
-        provenance="results/{benchmark}/forget_{k}/methods.tsv.json",
+        table="results/{benchmark}/forget_{forget_set}/methods.tsv",
+        provenance="results/{benchmark}/forget_{forget_set}/methods.tsv.json",
     log:
-        "logs/collect_method_settings/{benchmark}/forget_{k}.log",
+        "logs/collect_method_settings/{benchmark}/forget_{forget_set}.log",
     benchmark:
-        "benchmarks/collect_method_settings/{benchmark}/forget_{k}.tsv"
+        "benchmarks/collect_method_settings/{benchmark}/forget_{forget_set}.tsv"
     params:
         labels=get_method_labels,
         columns=METHOD_COLUMNS,
@@ -45,18 +45,18 @@ rule collect_method_settings:
 
 rule plot_forget_set_compute_vs_klom:
     input:
-        curves="results/{benchmark}/forget_{k}/compute_vs_klom.tsv",
-        baselines="results/{benchmark}/forget_{k}/baselines.tsv",
+        curves="results/{benchmark}/forget_{forget_set}/compute_vs_klom.tsv",
+        baselines="results/{benchmark}/forget_{forget_set}/baselines.tsv",
     output:
         report(
-            "results/{benchmark}/forget_{k}/compute_vs_klom.png",
+            "results/{benchmark}/forget_{forget_set}/compute_vs_klom.png",
             caption="../report/compute_vs_klom.rst",
             category="Compute vs KLOM",
         ),
     log:
-        "logs/plot_forget_set_compute_vs_klom/{benchmark}/forget_{k}.log",
+        "logs/plot_forget_set_compute_vs_klom/{benchmark}/forget_{forget_set}.log",
     benchmark:
-        "benchmarks/plot_forget_set_compute_vs_klom/{benchmark}/forget_{k}.tsv"
+        "benchmarks/plot_forget_set_compute_vs_klom/{benchmark}/forget_{forget_set}.tsv"
     params:
         title=get_forget_set_title,
     conda:
@@ -70,14 +70,14 @@ rule plot_forget_set_methods:
         unpack(get_forget_set_methods_figure_inputs),
     output:
         report(
-            "results/{benchmark}/forget_{k}/methods.png",
+            "results/{benchmark}/forget_{forget_set}/methods.png",
             caption="../report/methods.rst",
             category="Unlearning methods",
         ),
     log:
-        "logs/plot_forget_set_methods/{benchmark}/forget_{k}.log",
+        "logs/plot_forget_set_methods/{benchmark}/forget_{forget_set}.log",
     benchmark:
-        "benchmarks/plot_forget_set_methods/{benchmark}/forget_{k}.tsv"
+        "benchmarks/plot_forget_set_methods/{benchmark}/forget_{forget_set}.tsv"
     params:
         title=get_forget_set_title,
     conda:

@@ -35,13 +35,13 @@ rule train_pretrain_models:
 rule slice_pretrain_forget_margins:
     input:
         retain="resources/{benchmark}/{source}/margins/{benchmark}/pretrain/retain/{model}",
-        forget_set="resources/{benchmark}/{source}/forget_sets/{benchmark}/forget_set_{k}.npy",
+        forget_set="resources/{benchmark}/{source}/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
     output:
-        directory("resources/{benchmark}/{source}/margins/{benchmark}/pretrain/forget_{k}/{model}"),
+        directory("resources/{benchmark}/{source}/margins/{benchmark}/pretrain/forget_{forget_set}/{model}"),
     log:
-        "logs/slice_pretrain_forget_margins/{benchmark}_{source}_{model}_forget_{k}.log",
+        "logs/slice_pretrain_forget_margins/{benchmark}_{source}_{model}_forget_{forget_set}.log",
     benchmark:
-        "benchmarks/slice_pretrain_forget_margins/{benchmark}_{source}_{model}_forget_{k}.tsv"
+        "benchmarks/slice_pretrain_forget_margins/{benchmark}_{source}_{model}_forget_{forget_set}.tsv"
     params:
         reference=get_reference_format(),
         n_models=config["n_models"],
@@ -54,13 +54,13 @@ rule slice_pretrain_forget_margins:
 rule train_oracle_models:
     input:
         dataset=get_dataset,
-        forget_set="resources/{benchmark}/local/forget_sets/{benchmark}/forget_set_{k}.npy",
+        forget_set="resources/{benchmark}/local/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
     output:
-        directory("resources/{benchmark}/local/margins/{benchmark}/oracle/forget_{k}"),
+        directory("resources/{benchmark}/local/margins/{benchmark}/oracle/forget_{forget_set}"),
     log:
-        "logs/train_oracle_models/{benchmark}_forget_{k}.log",
+        "logs/train_oracle_models/{benchmark}_forget_{forget_set}.log",
     benchmark:
-        "benchmarks/train_oracle_models/{benchmark}_forget_{k}.tsv"
+        "benchmarks/train_oracle_models/{benchmark}_forget_{forget_set}.tsv"
     params:
         reference=get_reference_format(),
         recipe=get_recipe(),

@@ -7,11 +7,11 @@ rule retrain_models:
         dataset=get_dataset,
         forget_set=get_forget_set,
     output:
-        "results/{benchmark}/forget_{k}/retrain/noise_{noise}/seed_{seed}/margins.npz",
+        "results/{benchmark}/forget_{forget_set}/retrain/noise_{noise}/seed_{seed}/margins.npz",
     log:
-        "logs/retrain_models/{benchmark}/forget_{k}/noise_{noise}_seed_{seed}.log",
+        "logs/retrain_models/{benchmark}/forget_{forget_set}/noise_{noise}_seed_{seed}.log",
     benchmark:
-        "benchmarks/retrain_models/{benchmark}/forget_{k}/noise_{noise}_seed_{seed}.tsv"
+        "benchmarks/retrain_models/{benchmark}/forget_{forget_set}/noise_{noise}_seed_{seed}.tsv"
     params:
         model=config["model"],
         recipe=get_recipe(),

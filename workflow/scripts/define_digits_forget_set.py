@@ -9,6 +9,6 @@ from klomflow.files import atomic_save_npy
 from klomflow.splits import check_forget_set
 
 dataset = load_saved_dataset(snakemake.input[0])
-indices = digits_forget_set(int(snakemake.wildcards.k), dataset)
+indices = digits_forget_set(int(snakemake.wildcards.forget_set), dataset)
 atomic_save_npy(snakemake.output[0], check_forget_set(indices, dataset.n_train))
-logging.info("forget set %s: %d train images", snakemake.wildcards.k, len(indices))
+logging.info("forget set %s: %d train images", snakemake.wildcards.forget_set, len(indices))

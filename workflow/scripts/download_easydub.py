@@ -5,7 +5,7 @@ log_to(snakemake.log[0])
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import download_easydub_part, read_commit
 
-forget_set = snakemake.wildcards.get("k")  # the pretrain and checkpoint parts have none
+forget_set = snakemake.wildcards.get("forget_set")  # the pretrain and checkpoint parts have none
 download_easydub_part(
     EasyDUBLayout.for_benchmark(**snakemake.params.layout),
     snakemake.params.part,

@@ -9,7 +9,7 @@ from klomflow.hub import download_klom_models_oracles, read_commit
 download_klom_models_oracles(
     EasyDUBLayout.for_benchmark(**snakemake.params.layout),
     load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset),
-    int(snakemake.wildcards.k),
+    int(snakemake.wildcards.forget_set),
     snakemake.params.n_models,
     {**snakemake.params.hub, "file_list": f"{snakemake.log[0]}.files"},
     read_commit(snakemake.input.commit)["commit"],

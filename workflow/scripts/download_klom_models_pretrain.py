@@ -5,9 +5,9 @@ log_to(snakemake.log[0])
 import torch
 
 from klomflow.datasets import load_dataset
+from klomflow.devices import resolve_device
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import download_klom_models_pretrain, read_commit
-from klomflow.training import resolve_device
 
 torch.set_num_threads(snakemake.threads)
 download_klom_models_pretrain(

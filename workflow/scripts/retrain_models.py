@@ -7,10 +7,11 @@ log_to(snakemake.log[0])
 import torch
 
 from klomflow.datasets import load_dataset
+from klomflow.devices import resolve_device
 from klomflow.margins import Diverged, EpochMargins
 from klomflow.retraining import retrain_cell
 from klomflow.splits import load_forget_set
-from klomflow.training import TrainingRecipe, resolve_device
+from klomflow.training import TrainingRecipe
 
 torch.set_num_threads(snakemake.threads)
 dataset = load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset)

@@ -7,9 +7,9 @@ log_to(snakemake.log[0])
 import torch
 
 from klomflow.datasets import load_dataset
+from klomflow.devices import resolve_device
 from klomflow.easydub import ReferenceFormat
 from klomflow.margins import Diverged, EpochMargins
-from klomflow.training import resolve_device
 from klomflow.unlearning import unlearn
 
 torch.set_num_threads(snakemake.threads)

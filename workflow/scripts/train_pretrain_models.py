@@ -5,9 +5,10 @@ log_to(snakemake.log[0])
 import torch
 
 from klomflow.datasets import load_dataset
+from klomflow.devices import resolve_device
 from klomflow.easydub import ReferenceFormat
 from klomflow.reference import build_pretrain_models
-from klomflow.training import TrainingRecipe, resolve_device
+from klomflow.training import TrainingRecipe
 
 torch.set_num_threads(snakemake.threads)
 build_pretrain_models(

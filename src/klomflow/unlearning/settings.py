@@ -1,0 +1,98 @@
+"""Config ``methods:``: entries, their sweeps, and the settings they expand to.
+
+An entry names a method and sets its parameters, the epochs after which its
+models are scored, and a seed; a ``sweep`` makes it several settings, one per
+combination of the swept values. Every setting is checked against its method
+before anything runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from klomflow.unlearning.parameters import check_parameters
+from klomflow.unlearning.registry import resolve_method
+
+# The keys of a config entry, and of a setting expanded from it (entry,
+# swept), that are not the method's own parameters.
+ENTRY_KEYS = ("method", "epochs", "seed", "sweep", "entry", "swept")
+
+
+def check_method_entry(name: str, entry: dict, partial: bool = False):
+    """The method of config entry ``methods.<name>``, its parameters checked; ValueError naming the entry."""
+    label = f"methods.{name}"
+    method = resolve_method(entry["method"], label)
+    check_parameters(method, setting_parameters(entry), label, partial)
+    return method
+
+
+# Joins an entry's name and each swept value into a setting's name.
+_SETTING_SEPARATOR = "__"
+
+
+def method_settings(methods: dict[str, dict]) -> dict[str, dict]:
+    """Every setting of config ``methods:``, by name, each checked like an entry.
+
+    An entry without ``sweep`` is one setting, named after the entry. An
+    entry's ``sweep`` (parameter -> list of values) expands to one setting per
+    combination, named ``<entry>__<param>-<value>__...`` with the parameters in
+    alphabetical order: the name depends only on the setting's own values, so
+    adding a value never renames (or re-runs) a setting that existed. Each
+    setting is the entry's keys plus its swept values, and ``entry`` and
+    ``swept`` (the swept values) for the tables.
+    """
+    settings = {}
+    for entry_name, entry in methods.items():
+        fixed = {k: v for k, v in entry.items() if k != "sweep"}
+        sweep = entry.get("sweep", {})
+        label = f"methods.{entry_name}"
+        method = check_method_entry(entry_name, fixed, partial=bool(sweep))
+        for key, values in sweep.items():
+            where = f"{label}.sweep.{key}"
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"{where}: expected a non-empty list of values, got {values!r}")
+            if key in fixed:
+                raise ValueError(f"{where}: {key} is also set in the entry; set it in one place")
+            if key in ENTRY_KEYS and key != "seed":
+                raise ValueError(f"{where}: {key} cannot be swept (only seed and parameters)")
+            if key != "seed":
+                for value in values:
+                    check_parameters(method, {key: value}, where, partial=True)
+            labels = [_value_label(v) for v in values]
+            if len(set(labels)) < len(labels):
+                twin = next(v for v in labels if labels.count(v) > 1)
+                raise ValueError(f"{where}: two values share the name {twin!r}")
+        keys = sorted(sweep)
+        for combination in itertools.product(*(sweep[k] for k in keys)):
+            swept = dict(zip(keys, combination))
+            name = _SETTING_SEPARATOR.join(
+                [entry_name, *(f"{k}-{_value_label(v)}" for k, v in swept.items())]
+            )
+            if name in settings:
+                raise ValueError(f"{label}: its setting {name} has the name of another setting")
+            setting = {**fixed, **swept}
+            check_method_entry(entry_name, setting)
+            settings[name] = {**setting, "entry": entry_name, "swept": swept}
+    return settings
+
+
+def setting_parameters(setting: dict) -> dict:
+    """The method's own keyword parameters of a config entry or one of its settings."""
+    return {k: v for k, v in setting.items() if k not in ENTRY_KEYS}
+
+
+def swept_values(setting: dict) -> str:
+    """A setting's swept values as the tables show them: ``ascent_epochs=1 lr=0.001``."""
+    return " ".join(f"{k}={_value_label(v)}" for k, v in setting["swept"].items())
+
+
+def _value_label(value) -> str:
+    """A swept value as it appears in a setting's name: 0.001 -> '0.001', [3, 5] -> '3_5'."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return format(value, "g")
+    if isinstance(value, (list, tuple)):
+        return "_".join(_value_label(v) for v in value)
+    return re.sub(r"[^A-Za-z0-9.+-]", "_", str(value))
