@@ -18,11 +18,14 @@ from pathlib import Path
 import torch
 
 import klomflow
+from klomflow.config_checks import schema_defaults
 from klomflow.datasets import build_digits, digits_forget_set
 from klomflow.devices import resolve_device
 from klomflow.stacking import ModelStack
 from klomflow.training import TrainingRecipe, train_models
 from klomflow.unlearning import METHODS, STEP_COST, UnlearningData, run_method
+
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
 
 # The learning rates of config.yaml's method entries.
 PARAMS = {
@@ -65,17 +68,8 @@ def main():
         split: (images.to(device), labels.to(device))
         for split, (images, labels) in dataset.splits(digits_forget_set(1, dataset)).items()
     }
-    recipe = TrainingRecipe(
-        epochs=10,
-        batch_size=64,
-        lr=0.4,
-        momentum=0.9,
-        weight_decay=5e-4,
-        peak_epoch=2,
-        div_factor=1e6,
-        final_div_factor=1e6,
-        cycle_momentum=False,
-    )
+    # The pretrain models of a default run.
+    recipe = TrainingRecipe(**schema_defaults(SCHEMA, "training"))
     train = (dataset.train_images, dataset.train_labels)
     states = train_models(
         "digits_cnn", train, recipe, n_models=args.models, seed=1, eval_splits={}, device=device

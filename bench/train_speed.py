@@ -24,10 +24,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import klomflow
 from klomflow.benchmarks import BENCHMARKS
+from klomflow.config_checks import schema_defaults
 from klomflow.devices import resolve_device
 from klomflow.models import build_model
 from klomflow.stacking import ModelStack
 from klomflow.training import Trainer, TrainingRecipe
+
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
 
 # Each model's input, from the benchmark that it takes.
 INPUT_SHAPE = {benchmark.model: benchmark.image_shape for benchmark in BENCHMARKS.values()}
@@ -68,16 +71,14 @@ def main():
     labels = torch.randint(0, 10, (args.train,), generator=generator)
     eval_images = torch.randn(args.eval, *shape, generator=generator).to(device)
     eval_labels = torch.randint(0, 10, (args.eval,), generator=generator).to(device)
+    # The default run's recipe, with EasyDUB's peak (5 of 24 epochs) and the warm-up epoch.
     recipe = TrainingRecipe(
-        epochs=args.epochs + 1,
-        batch_size=args.batch_size,
-        lr=0.4,
-        momentum=0.9,
-        weight_decay=5e-4,
-        peak_epoch=5 * (args.epochs + 1) / 24,
-        div_factor=1e6,
-        final_div_factor=1e6,
-        cycle_momentum=False,
+        **{
+            **schema_defaults(SCHEMA, "training"),
+            "epochs": args.epochs + 1,
+            "batch_size": args.batch_size,
+            "peak_epoch": 5 * (args.epochs + 1) / 24,
+        }
     )
     stack = ModelStack.initialised(args.model, args.models, seed=0, device=device)
     trainer = Trainer(stack, images, labels, recipe, seed=0, grad_noise=0.01)

@@ -33,6 +33,21 @@ TINY_CONFIG = {
 }
 
 
+# The recipe (klomflow.training.TrainingRecipe's arguments) of the trainer's and the methods'
+# unit tests: seconds on a CPU. Not the benchmark's, which is config.yaml's `training`.
+TINY_RECIPE = {
+    "epochs": 2,
+    "batch_size": 16,
+    "lr": 0.2,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "peak_epoch": 1,
+    "div_factor": 100.0,
+    "final_div_factor": 100.0,
+    "cycle_momentum": False,
+}
+
+
 def copy_workflow(destination: Path) -> Path:
     """The workflow's files (not its results) in a fresh directory."""
     destination.mkdir(parents=True, exist_ok=True)

@@ -8,22 +8,13 @@ import signal
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_RECIPE
 
 from klomflow import training
 from klomflow.stacking import ModelStack
 from klomflow.training import Trainer, TrainingRecipe, train_models
 
-RECIPE = TrainingRecipe(
-    epochs=2,
-    batch_size=16,
-    lr=0.2,
-    momentum=0.9,
-    weight_decay=5e-4,
-    peak_epoch=1,
-    div_factor=100.0,
-    final_div_factor=100.0,
-    cycle_momentum=False,
-)
+RECIPE = TrainingRecipe(**TINY_RECIPE)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_RECIPE
 
 from klomflow.splits import SPLITS
 from klomflow.stacking import ModelStack
@@ -15,17 +16,7 @@ from klomflow.unlearning.registry import resolve_method
 from klomflow.unlearning.settings import check_method_entry
 
 N_MODELS = 3
-RECIPE = TrainingRecipe(
-    epochs=2,
-    batch_size=16,
-    lr=0.2,
-    momentum=0.9,
-    weight_decay=5e-4,
-    peak_epoch=1,
-    div_factor=100.0,
-    final_div_factor=100.0,
-    cycle_momentum=False,
-)
+RECIPE = TrainingRecipe(**TINY_RECIPE)
 
 
 @pytest.fixture(scope="module")

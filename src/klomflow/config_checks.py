@@ -15,6 +15,9 @@ method entries' own parameters and sweeps (checked against each method's signatu
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+import yaml
 
 from klomflow.benchmarks import get_benchmark
 
@@ -23,6 +26,16 @@ from klomflow.benchmarks import get_benchmark
 # (N(0, 1) margins, 4,000 samples) score P95 KLOM 0.65 at N = 100, 1.67 at
 # 50, 4.95 at 20 and 8.45 at 10, against a ceiling of ln(1 / eps) = 11.5.
 MIN_MODELS_FOR_KLOM = 50
+
+
+def schema_defaults(schema_file: str | Path, key: str) -> dict:
+    """What config ``key`` holds when config.yaml leaves it out: the schema's defaults.
+
+    The schema is the one place the defaults are written; e.g. the benchmark's
+    training recipe is ``TrainingRecipe(**schema_defaults(schema_file, "training"))``.
+    """
+    properties = yaml.safe_load(Path(schema_file).read_text())["properties"][key]["properties"]
+    return {name: spec["default"] for name, spec in properties.items() if "default" in spec}
 
 
 def check_config(config: dict, schema: dict) -> list[str]:

@@ -10,10 +10,14 @@ N..2N-1, trained the same way with other seeds, give the honest floor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from klomflow.benchmarks import n_oracles
-from klomflow.datasets import ImageDataset
+from klomflow.datasets import ImageDataset, load_dataset
+from klomflow.devices import resolve_device
 from klomflow.easydub import ReferenceFormat
 from klomflow.seeds import ORACLE_RUN, PRETRAIN_RUN, derive_seed
 from klomflow.training import TrainingRecipe, train_models
@@ -27,35 +31,70 @@ def oracle_seed(reference_seed: int, forget_set: int) -> int:
     return derive_seed(reference_seed, ORACLE_RUN, forget_set)
 
 
+@dataclass(frozen=True)
+class ReferenceTraining:
+    """What training the pretrain models and training the oracles share."""
+
+    reference: ReferenceFormat
+    dataset: ImageDataset
+    recipe: TrainingRecipe
+    n_models: int  # N
+    reference_seed: int  # config reference.seed, from which every model's seed derives
+    device: torch.device
+    # Where the job keeps its state after every epoch, to continue after preemption.
+    resume_file: Path | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        benchmark: str,
+        dataset_file: Path,
+        n_threads: int,
+        *,
+        reference: dict,
+        recipe: dict,
+        n_models: int,
+        reference_seed: int,
+        device: str,
+        resume_file: Path | None = None,
+    ) -> ReferenceTraining:
+        """From the plain values a workflow rule passes, and with torch on ``n_threads`` threads.
+
+        ``reference``: the arguments of :class:`ReferenceFormat`; ``recipe``:
+        config ``training``; ``device``: a name (``auto``, ``cpu``, ``cuda:0``).
+        """
+        torch.set_num_threads(n_threads)
+        return cls(
+            ReferenceFormat(**reference),
+            load_dataset(benchmark, dataset_file),
+            TrainingRecipe(**recipe),
+            n_models,
+            reference_seed,
+            resolve_device(device),
+            resume_file,
+        )
+
+
 def build_pretrain_models(
-    reference: ReferenceFormat,
-    dataset: ImageDataset,
-    recipe: TrainingRecipe,
-    *,
-    n_models: int,
-    reference_seed: int,
-    device,
-    retain_dir: Path,
-    val_dir: Path,
-    checkpoint_dir: Path,
-    resume_file=None,
+    training: ReferenceTraining, *, retain_dir: Path, val_dir: Path, checkpoint_dir: Path
 ) -> None:
     """Train N models on the whole train split; write their margins and checkpoints.
 
     ``retain_dir`` gets the margins on the whole train split (as EasyDUB's
     pretrain "retain" files hold them), ``val_dir`` those on val.
     """
+    reference, dataset = training.reference, training.dataset
     reference.check_images(dataset)
     train = (dataset.train_images, dataset.train_labels)
     run = train_models(
         reference.model,
         train,
-        recipe,
-        n_models=n_models,
-        seed=pretrain_seed(reference_seed),
+        training.recipe,
+        n_models=training.n_models,
+        seed=pretrain_seed(training.reference_seed),
         eval_splits={"retain": train, "val": (dataset.val_images, dataset.val_labels)},
-        device=device,
-        resume_file=resume_file,
+        device=training.device,
+        resume_file=training.resume_file,
         label="pretrain models",
     )
     reference.write_margins(retain_dir, run.margins["retain"])
@@ -64,34 +103,25 @@ def build_pretrain_models(
 
 
 def build_oracle_models(
-    reference: ReferenceFormat,
-    dataset: ImageDataset,
-    recipe: TrainingRecipe,
-    *,
-    forget_set: int,
-    forget_set_file: Path,
-    n_models: int,
-    reference_seed: int,
-    device,
-    oracle_dir: Path,
-    resume_file=None,
+    training: ReferenceTraining, *, forget_set: int, forget_set_file: Path, oracle_dir: Path
 ) -> None:
     """Train ``n_oracles(N)`` models on the retain split of forget set ``forget_set``.
 
     Their margins go to ``oracle_dir`` (``.../oracle/forget_{forget_set}``), one
     directory per split.
     """
+    reference, dataset = training.reference, training.dataset
     reference.check_images(dataset)
     splits = dataset.splits(reference.read_forget_set(forget_set_file))
     run = train_models(
         reference.model,
         splits["retain"],
-        recipe,
-        n_models=n_oracles(n_models),
-        seed=oracle_seed(reference_seed, forget_set),
+        training.recipe,
+        n_models=n_oracles(training.n_models),
+        seed=oracle_seed(training.reference_seed, forget_set),
         eval_splits=splits,
-        device=device,
-        resume_file=resume_file,
+        device=training.device,
+        resume_file=training.resume_file,
         label=f"oracle models of forget set {forget_set}",
     )
     reference.write_oracle_margins(oracle_dir, run.margins)

@@ -5,12 +5,11 @@ log_to(snakemake.log[0])
 from klomflow.provenance import provenance
 from klomflow.tables import concatenate_tables
 
+record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
 concatenate_tables(
     snakemake.input.tables,
     snakemake.output.table,
     snakemake.params.columns,
     labels=snakemake.params.get("labels"),
-    provenance=provenance(
-        snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", [])
-    ),
+    provenance=record,
 )

@@ -9,13 +9,7 @@ from klomflow.scoring import PRETRAIN_COLUMNS, pretrain_table
 from klomflow.tables import read_tsv, write_tsv
 
 rows, text = pretrain_table(read_tsv(snakemake.input[0]))
-write_tsv(
-    snakemake.output.table,
-    rows,
-    PRETRAIN_COLUMNS,
-    provenance=provenance(
-        snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", [])
-    ),
-)
+record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
+write_tsv(snakemake.output.table, rows, PRETRAIN_COLUMNS, provenance=record)
 print(text)  # on the terminal, as EasyDUB's eval_pretrain.py prints it
 logging.info("\n%s", text)

@@ -21,13 +21,12 @@ rows = score_baselines(
     snakemake.params.n_models,
     n_threads=snakemake.threads,
 )
+record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
 write_tsv(
     snakemake.output.table,
     label_rows([rows], [snakemake.params.labels]),
     BASELINE_COLUMNS,
-    provenance=provenance(
-        snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", [])
-    ),
+    provenance=record,
 )
 for row in rows:
     logging.info("%(baseline)s %(split)s: P95 KLOM %(klom_p95).4f", row)

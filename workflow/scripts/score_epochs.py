@@ -15,11 +15,5 @@ rows = score_against_oracles(
     snakemake.params.n_models,
     n_threads=snakemake.threads,
 )
-write_tsv(
-    snakemake.output.table,
-    rows,
-    EPOCH_COLUMNS,
-    provenance=provenance(
-        snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", [])
-    ),
-)
+record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
+write_tsv(snakemake.output.table, rows, EPOCH_COLUMNS, provenance=record)
