@@ -33,43 +33,35 @@ class Benchmark:
     sources: tuple[str, ...] = ()
 
 
-BENCHMARKS = {
-    "digits": Benchmark(
-        "digits",
-        n_train=1438,
-        n_val=359,
-        image_shape=(1, 8, 8),
-        model="digits_cnn",
-        # Picked by klomflow.datasets.digits_forget_set; see the README for why.
-        forget_sets={
-            1: "the 50 train images farthest from their class mean (atypical)",
-            2: "100 random train images",
-            3: "the 100 train images highest on the first principal component",
-        },
-        sources=("local",),
-    ),
-    "cifar10": Benchmark(
-        "cifar10",
-        n_train=50_000,
-        n_val=10_000,
-        image_shape=(3, 32, 32),
-        model="resnet9",
-        # SPEC §4; the files come from the hub.
-        forget_sets={
-            1: "10 random train images",
-            2: "100 random train images",
-            3: "500 random train images",
-            4: "the 10 highest on the first principal component of the datamodel matrix",
-            5: "the 100 highest on the first principal component of the datamodel matrix",
-            6: "250 highest and 250 lowest on the first principal component",
-            7: "the 10 highest on the second principal component",
-            8: "the 100 highest on the second principal component",
-            9: "250 highest and 250 lowest on the second principal component",
-            10: "the 100 train images nearest train image 6 in CLIP space",
-        },
-        sources=("easydub", "klom-models"),
-    ),
+# What each forget set holds, by number.
+DIGITS_FORGET_SETS = {
+    # Picked by klomflow.datasets.digits_forget_set; see the README for why.
+    1: "the 50 train images farthest from their class mean (atypical)",
+    2: "100 random train images",
+    3: "the 100 train images highest on the first principal component",
 }
+CIFAR10_FORGET_SETS = {
+    # SPEC §4; the files come from the hub.
+    1: "10 random train images",
+    2: "100 random train images",
+    3: "500 random train images",
+    4: "the 10 highest on the first principal component of the datamodel matrix",
+    5: "the 100 highest on the first principal component of the datamodel matrix",
+    6: "250 highest and 250 lowest on the first principal component",
+    7: "the 10 highest on the second principal component",
+    8: "the 100 highest on the second principal component",
+    9: "250 highest and 250 lowest on the second principal component",
+    10: "the 100 train images nearest train image 6 in CLIP space",
+}
+HUB_SOURCES = ("easydub", "klom-models")
+
+# One row per benchmark, in the order of Benchmark's fields:
+#   name, n_train, n_val, image_shape, model, forget_sets, sources
+_REGISTRY = [
+    Benchmark("digits", 1438, 359, (1, 8, 8), "digits_cnn", DIGITS_FORGET_SETS, ("local",)),
+    Benchmark("cifar10", 50_000, 10_000, (3, 32, 32), "resnet9", CIFAR10_FORGET_SETS, HUB_SOURCES),
+]
+BENCHMARKS = {benchmark.name: benchmark for benchmark in _REGISTRY}
 
 
 def get_benchmark(name: str) -> Benchmark:
