@@ -15,18 +15,16 @@ from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import (
     EASYDUB_REPO,
     KLOM_MODELS_REPO,
+    EasyDUBSource,
     HubError,
-    download_easydub_part,
-    download_klom_models_forget_set,
-    download_klom_models_oracles,
-    download_klom_models_pretrain,
-    easydub_files,
+    KlomModelsSource,
     resolve_commit,
-    run_files,
+    source,
 )
 from klomflow.margins import margins_from_logits
 from klomflow.models import build_model
 from klomflow.provenance import provenance
+from klomflow.reference import build_pretrain_margins
 
 N_TRAIN, N_VAL, N = 30, 8, 2
 FORGET = np.array([3, 17, 9])
@@ -79,10 +77,10 @@ def test_each_part_fetches_exactly_its_files(tmp_path, stand_in, served, part):
     _, hub_settings, commit = served
     layout = easydub_layout(tmp_path / "easydub")
     if part != "forget_set":  # every other part is checked against the forget set
-        download_easydub_part(layout, "forget_set", N, 2, hub_settings, commit)
+        EasyDUBSource(layout).download("forget_set", N, 2, hub_settings, commit)
         stand_in.downloads.clear()
-    download_easydub_part(layout, part, N, 2, hub_settings, commit)
-    expected = sorted(easydub_files(layout, part, N, 2))
+    EasyDUBSource(layout).download(part, N, 2, hub_settings, commit)
+    expected = sorted(EasyDUBSource(layout).files(part, N, 2))
     assert sorted(stand_in.downloads) == expected
     assert all((layout.root / f).is_file() for f in expected)
 
@@ -91,19 +89,19 @@ def test_what_a_run_needs_is_all_it_fetches(tmp_path, stand_in, served):
     _, hub_settings, commit = served
     layout = easydub_layout(tmp_path / "easydub")
     for part in ("forget_set", "pretrain", "pretrain_forget", "oracle"):
-        download_easydub_part(layout, part, 1, 2, hub_settings, commit)
+        EasyDUBSource(layout).download(part, 1, 2, hub_settings, commit)
     fetched = set(stand_in.downloads)
     assert "margins/cifar10/pretrain/retain/resnet9/id_1_epoch_23.npy" not in fetched  # model N
     assert "margins/cifar10/oracle/forget_2/val/resnet9/id_1_epoch_23.npy" in fetched  # oracle 2N-1
     assert not any(f.startswith("models/") for f in fetched)  # checkpoints only for methods
-    assert fetched == set(run_files("easydub", layout, 1, [2], checkpoints=False))
+    assert fetched == set(source("easydub", layout).run_files(1, [2], checkpoints=False))
 
 
 def test_downloaded_reference_reads_like_a_local_one(tmp_path, served):
     _, hub_settings, commit = served
     layout = easydub_layout(tmp_path / "easydub")
     for part in ("forget_set", "pretrain", "pretrain_forget", "oracle"):
-        download_easydub_part(layout, part, N, 2, hub_settings, commit)
+        EasyDUBSource(layout).download(part, N, 2, hub_settings, commit)
     np.testing.assert_array_equal(layout.read_forget_set(2), FORGET)
     assert layout.pretrain_margins("retain", 2, range(N)).shape == (N, N_TRAIN - 3)
     assert layout.oracle_margins(2, "forget", range(2 * N)).shape == (2 * N, 3)
@@ -112,8 +110,8 @@ def test_downloaded_reference_reads_like_a_local_one(tmp_path, served):
 def test_files_already_in_place_are_not_fetched_again(tmp_path, stand_in, served):
     _, hub_settings, commit = served
     layout = easydub_layout(tmp_path / "easydub")
-    download_easydub_part(layout, "forget_set", N, 2, hub_settings, commit)
-    download_easydub_part(layout, "forget_set", N, 2, hub_settings, commit)
+    EasyDUBSource(layout).download("forget_set", N, 2, hub_settings, commit)
+    EasyDUBSource(layout).download("forget_set", N, 2, hub_settings, commit)
     assert len(stand_in.downloads) == 1
 
 
@@ -132,7 +130,7 @@ def test_every_file_is_fetched_at_the_resolved_commit_after_the_branch_moved(
     layout = easydub_layout(tmp_path / "easydub")
     forget_set = "forget_sets/cifar10/forget_set_2.npy"
     stand_in.add(EASYDUB_REPO, {**files, forget_set: np.array([1, 2, 4])})  # main moves on
-    download_easydub_part(layout, "forget_set", N, 2, hub_settings, commit)
+    EasyDUBSource(layout).download("forget_set", N, 2, hub_settings, commit)
     np.testing.assert_array_equal(layout.read_forget_set(2), FORGET)
 
 
@@ -190,7 +188,7 @@ def test_a_file_missing_on_the_hub_is_named(tmp_path, stand_in, served):
     commit = stand_in.add(EASYDUB_REPO, {f: c for f, c in files.items() if f != absent})
     layout = easydub_layout(tmp_path / "easydub")
     message = one_line_error(
-        lambda: download_easydub_part(layout, "pretrain", N, 2, hub_settings, commit)
+        lambda: EasyDUBSource(layout).download("pretrain", N, 2, hub_settings, commit)
     )
     assert message == (
         f"dataset {EASYDUB_REPO} at revision {commit}: no file {absent} on the hub "
@@ -212,7 +210,7 @@ def test_an_unknown_commit_is_named(tmp_path, served):
     layout = easydub_layout(tmp_path / "easydub")
     commit = "f" * 40
     message = one_line_error(
-        lambda: download_easydub_part(layout, "forget_set", N, 2, hub_settings, commit)
+        lambda: EasyDUBSource(layout).download("forget_set", N, 2, hub_settings, commit)
     )
     assert message.startswith(f"dataset {EASYDUB_REPO} at revision {commit}: revision not found")
 
@@ -247,7 +245,7 @@ def test_an_unreachable_hub_gives_the_download_command_for_the_job(tmp_path, mon
         "endpoint": closed_port_endpoint(),
     }
     message = one_line_error(
-        lambda: download_easydub_part(layout, "forget_set", N, 2, unreachable, commit)
+        lambda: EasyDUBSource(layout).download("forget_set", N, 2, unreachable, commit)
     )
     assert message.startswith(
         f"dataset {EASYDUB_REPO} at revision {commit}: hub unreachable (not in the hub cache, "
@@ -267,7 +265,7 @@ def test_offline_with_an_empty_cache_the_run_lists_every_file_it_needs(tmp_path,
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     layout = easydub_layout(tmp_path / "easydub")
-    needed = run_files("easydub", layout, N, [2], checkpoints=True)
+    needed = source("easydub", layout).run_files(N, [2], checkpoints=True)
     hub_settings = {
         "repo_id": EASYDUB_REPO,
         "revision": "main",
@@ -287,7 +285,7 @@ def test_the_download_command_of_the_hint_makes_the_job_work_offline(
 
     _, hub_settings, commit = served
     layout = easydub_layout(tmp_path / "easydub")
-    needed = run_files("easydub", layout, N, [2], checkpoints=False)
+    needed = source("easydub", layout).run_files(N, [2], checkpoints=False)
     # What `hf download REPO --revision main --cache-dir DIR FILE...` does.
     snapshot_download(
         EASYDUB_REPO,
@@ -303,7 +301,7 @@ def test_the_download_command_of_the_hint_makes_the_job_work_offline(
     offline = {**hub_settings, "endpoint": closed_port_endpoint()}
     assert resolve_commit(offline, needed) == commit
     for part in ("forget_set", "pretrain", "pretrain_forget", "oracle"):
-        download_easydub_part(layout, part, N, 2, offline, commit)
+        EasyDUBSource(layout).download(part, N, 2, offline, commit)
     assert layout.pretrain_margins("retain", 2, range(N)).shape == (N, N_TRAIN - 3)
 
 
@@ -348,7 +346,7 @@ def test_validation_names_the_bad_file(tmp_path, stand_in, corrupt, message):
     commit = stand_in.add(EASYDUB_REPO, files)
     layout = easydub_layout(tmp_path / "easydub")
     with pytest.raises((ValueError, HubError), match=message):
-        download_easydub_part(layout, "pretrain", N, 2, settings(stand_in, tmp_path), commit)
+        EasyDUBSource(layout).download("pretrain", N, 2, settings(stand_in, tmp_path), commit)
 
 
 @pytest.mark.parametrize(
@@ -363,7 +361,7 @@ def test_bad_forget_set_on_the_hub_is_named(tmp_path, stand_in, forget, message)
     commit = stand_in.add(EASYDUB_REPO, files)
     layout = easydub_layout(tmp_path / "easydub")
     with pytest.raises(ValueError, match=f"forget_set_2.npy: {message}"):
-        download_easydub_part(layout, "forget_set", N, 2, settings(stand_in, tmp_path), commit)
+        EasyDUBSource(layout).download("forget_set", N, 2, settings(stand_in, tmp_path), commit)
 
 
 def test_a_checkpoint_that_does_not_load_is_named(tmp_path, stand_in):
@@ -374,7 +372,7 @@ def test_a_checkpoint_that_does_not_load_is_named(tmp_path, stand_in):
     commit = stand_in.add(EASYDUB_REPO, files)
     layout = easydub_layout(tmp_path / "easydub")
     with pytest.raises(ValueError, match="id_1_epoch_23.pt: does not load into resnet9 "):
-        download_easydub_part(layout, "checkpoints", N, 2, settings(stand_in, tmp_path), commit)
+        EasyDUBSource(layout).download("checkpoints", N, 2, settings(stand_in, tmp_path), commit)
 
 
 def test_more_models_than_the_hub_holds_is_an_error():
@@ -415,6 +413,20 @@ def klom_models_files(padded: bool = False) -> dict:
     return files
 
 
+def klom_models_pretrain(layout, dataset, hub_settings, commit):
+    """What the download_klom_models_pretrain job does: place the checkpoints, then their margins."""
+    KlomModelsSource(layout).download_pretrain(N, hub_settings, commit)
+    build_pretrain_margins(
+        layout.format,
+        dataset,
+        n_models=N,
+        device="cpu",
+        checkpoint_dir=layout.checkpoint_dir(),
+        retain_dir=layout.pretrain_dir("retain"),
+        val_dir=layout.pretrain_dir("val"),
+    )
+
+
 @pytest.fixture
 def klom_models(tmp_path, stand_in):
     """KLOM-models on the stand-in hub: its files, hub settings and commit."""
@@ -428,8 +440,8 @@ def test_klom_models_oracles_become_margins_in_the_easydub_layout(
 ):
     files, hub_settings, commit = klom_models
     layout = easydub_layout(tmp_path / "klom-models")
-    download_klom_models_forget_set(layout, 2, hub_settings, commit)
-    download_klom_models_oracles(layout, cifar_like, 2, N, hub_settings, commit)
+    KlomModelsSource(layout).download_forget_set(2, hub_settings, commit)
+    KlomModelsSource(layout).download_oracles(cifar_like, 2, N, hub_settings, commit)
     logits = files["oracles/CIFAR10/forget_set_2/train_logits_3.pt"]
     train = margins_from_logits(logits, cifar_like.train_labels).numpy()
     keep = np.setdiff1d(np.arange(N_TRAIN), FORGET)
@@ -446,8 +458,8 @@ def test_klom_models_pretrain_margins_come_from_their_checkpoints(
 ):
     files, hub_settings, commit = klom_models
     layout = easydub_layout(tmp_path / "klom-models")
-    download_klom_models_forget_set(layout, 2, hub_settings, commit)
-    download_klom_models_pretrain(layout, cifar_like, N, hub_settings, commit, "cpu")
+    KlomModelsSource(layout).download_forget_set(2, hub_settings, commit)
+    klom_models_pretrain(layout, cifar_like, hub_settings, commit)
     model = build_model("resnet9").eval()
     state = files["full_models/CIFAR10/sd_1____epoch_23.pt"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
@@ -466,9 +478,9 @@ def test_klom_models_logits_of_the_wrong_shape_are_named(
     files["oracles/CIFAR10/forget_set_2/val_logits_1.pt"] = torch.zeros(N_VAL, 7)
     commit = stand_in.add(KLOM_MODELS_REPO, files)
     layout = easydub_layout(tmp_path / "klom-models")
-    download_klom_models_forget_set(layout, 2, hub_settings, commit)
+    KlomModelsSource(layout).download_forget_set(2, hub_settings, commit)
     with pytest.raises(ValueError, match=r"val_logits_1.pt: logits have shape \(8, 7\), expected"):
-        download_klom_models_oracles(layout, cifar_like, 2, N, hub_settings, commit)
+        KlomModelsSource(layout).download_oracles(cifar_like, 2, N, hub_settings, commit)
 
 
 def test_klom_models_fetches_only_the_logits_of_the_2n_oracles(
@@ -476,9 +488,9 @@ def test_klom_models_fetches_only_the_logits_of_the_2n_oracles(
 ):
     _, hub_settings, commit = klom_models
     layout = easydub_layout(tmp_path / "klom-models")
-    download_klom_models_forget_set(layout, 2, hub_settings, commit)
+    KlomModelsSource(layout).download_forget_set(2, hub_settings, commit)
     stand_in.downloads.clear()
-    download_klom_models_oracles(layout, cifar_like, 2, N, hub_settings, commit)
+    KlomModelsSource(layout).download_oracles(cifar_like, 2, N, hub_settings, commit)
     folder = "oracles/CIFAR10/forget_set_2"
     assert sorted(stand_in.downloads) == sorted(
         f"{folder}/{split}_logits_{m}.pt" for split in ("train", "val") for m in range(2 * N)
@@ -490,9 +502,9 @@ def test_klom_models_zero_padded_names_are_found_in_the_listing(tmp_path, stand_
     commit = stand_in.add(KLOM_MODELS_REPO, files)
     hub_settings = settings(stand_in, tmp_path, KLOM_MODELS_REPO)
     layout = easydub_layout(tmp_path / "klom-models")
-    download_klom_models_forget_set(layout, 2, hub_settings, commit)
-    download_klom_models_oracles(layout, cifar_like, 2, N, hub_settings, commit)
-    download_klom_models_pretrain(layout, cifar_like, N, hub_settings, commit, "cpu")
+    KlomModelsSource(layout).download_forget_set(2, hub_settings, commit)
+    KlomModelsSource(layout).download_oracles(cifar_like, 2, N, hub_settings, commit)
+    klom_models_pretrain(layout, cifar_like, hub_settings, commit)
     logits = files["oracles/CIFAR10/forget_set_2/val_logits_03.pt"]
     expected = margins_from_logits(logits, cifar_like.val_labels).numpy()
     np.testing.assert_allclose(layout.oracle_margins(2, "val", [3])[0], expected, rtol=1e-6)
@@ -505,9 +517,9 @@ def test_klom_models_a_name_that_matches_nothing_names_pattern_and_folder(
     del files["oracles/CIFAR10/forget_set_2/train_logits_1.pt"]
     commit = stand_in.add(KLOM_MODELS_REPO, files)
     layout = easydub_layout(tmp_path / "klom-models")
-    download_klom_models_forget_set(layout, 2, hub_settings, commit)
+    KlomModelsSource(layout).download_forget_set(2, hub_settings, commit)
     message = one_line_error(
-        lambda: download_klom_models_oracles(layout, cifar_like, 2, N, hub_settings, commit)
+        lambda: KlomModelsSource(layout).download_oracles(cifar_like, 2, N, hub_settings, commit)
     )
     assert message.startswith(
         "no file matching train_logits_1.pt (model number zero-padded or not) in the folder "
@@ -528,4 +540,4 @@ def test_images_of_other_sizes_than_the_reference_are_refused(tmp_path, klom_mod
     with pytest.raises(
         ValueError, match="images have 5 train and 2 val samples, but the reference"
     ):
-        download_klom_models_pretrain(layout, small, N, hub_settings, commit, "cpu")
+        klom_models_pretrain(layout, small, hub_settings, commit)

@@ -1,4 +1,4 @@
-"""Building a reference set locally: pretrain and oracle models in the EasyDUB layout.
+"""Building a reference set's margins: pretrain and oracle models in the EasyDUB layout.
 
 For benchmarks without a published reference set (the embedded digits one),
 the pipeline trains it: N pretrain models on the whole train split, and
@@ -6,6 +6,9 @@ the pipeline trains it: N pretrain models on the whole train split, and
 Oracles 0..N-1 are what unlearned models are scored against; oracles
 N..2N-1, trained the same way with other seeds, give the honest floor
 (oracle against oracle).
+
+A reference set whose pretrain models come as checkpoints only (KLOM-models)
+gets their margins here too (:func:`build_pretrain_margins`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from klomflow.datasets import ImageDataset, load_dataset
 from klomflow.devices import resolve_device
 from klomflow.easydub import ReferenceFormat
 from klomflow.seeds import ORACLE_RUN, PRETRAIN_RUN, derive_seed
+from klomflow.stacking import ModelStack
 from klomflow.training import TrainingRecipe, train_models
 
 
@@ -85,14 +89,14 @@ def build_pretrain_models(
     """
     reference, dataset = training.reference, training.dataset
     reference.check_images(dataset)
-    train = (dataset.train_images, dataset.train_labels)
+    splits = _pretrain_splits(dataset)
     run = train_models(
         reference.model,
-        train,
+        splits["retain"],
         training.recipe,
         n_models=training.n_models,
         seed=pretrain_seed(training.reference_seed),
-        eval_splits={"retain": train, "val": (dataset.val_images, dataset.val_labels)},
+        eval_splits=splits,
         device=training.device,
         resume_file=training.resume_file,
         label="pretrain models",
@@ -100,6 +104,39 @@ def build_pretrain_models(
     reference.write_margins(retain_dir, run.margins["retain"])
     reference.write_margins(val_dir, run.margins["val"])
     reference.write_checkpoints(checkpoint_dir, run.stack.state_dicts())
+
+
+def build_pretrain_margins(
+    reference: ReferenceFormat,
+    dataset: ImageDataset,
+    *,
+    n_models: int,
+    device,
+    checkpoint_dir: Path,
+    retain_dir: Path,
+    val_dir: Path,
+) -> None:
+    """Write the margins of the N pretrain checkpoints in ``checkpoint_dir``.
+
+    The same files :func:`build_pretrain_models` writes: ``(n_models,
+    n_train)`` into ``retain_dir``, ``(n_models, n_val)`` into ``val_dir``.
+    """
+    reference.check_images(dataset)
+    models = ModelStack(
+        reference.model, reference.read_checkpoints(checkpoint_dir, range(n_models)), device
+    )
+    splits = _pretrain_splits(dataset)
+    for split, directory in (("retain", retain_dir), ("val", val_dir)):
+        images, labels = splits[split]
+        reference.write_margins(directory, models.margins(images.to(device), labels.to(device)))
+
+
+def _pretrain_splits(dataset: ImageDataset) -> dict:
+    """The splits pretrain margins are on: EasyDUB's "retain" holds the whole train split."""
+    return {
+        "retain": (dataset.train_images, dataset.train_labels),
+        "val": (dataset.val_images, dataset.val_labels),
+    }
 
 
 def build_oracle_models(

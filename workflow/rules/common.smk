@@ -9,7 +9,7 @@ from snakemake.utils import validate
 from klomflow.benchmarks import get_benchmark
 from klomflow.config_checks import check_config, noise_label
 from klomflow.easydub import EasyDUBLayout
-from klomflow.hub import HUB_FILE_EPOCH, check_model_count, run_files
+from klomflow.hub import HUB_FILE_EPOCH, check_model_count, source
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
 from klomflow.unlearning.registry import method_module_file
 from klomflow.unlearning.settings import method_settings, swept_values
@@ -192,7 +192,7 @@ def get_baseline_inputs(wildcards):
 
 
 def get_hub(source):
-    """The `hub` argument of klomflow.hub's download functions: repo and cache.
+    """The `hub` argument of the klomflow.hub sources' downloads: repo and cache.
 
     Not the revision: downloads fetch at the commit resolve_hub_revision recorded.
     """
@@ -224,14 +224,10 @@ def get_hub_commit(wildcards):
 
 
 def get_hub_run_files(wildcards):
-    """Every file the configured run fetches from its hub source (klomflow.hub.run_files)."""
+    """Every file the configured run fetches from its hub source (klomflow.hub.HubSource.run_files)."""
     layout = EasyDUBLayout.for_benchmark(**layout_for(BENCHMARK.name))
-    return run_files(
-        wildcards.source,
-        layout,
-        config["n_models"],
-        FORGET_SETS,
-        checkpoints=bool(METHOD_SETTINGS),
+    return source(wildcards.source, layout).run_files(
+        config["n_models"], FORGET_SETS, checkpoints=bool(METHOD_SETTINGS)
     )
 
 

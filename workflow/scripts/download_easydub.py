@@ -3,11 +3,10 @@ from klomflow.joblog import log_to
 log_to(snakemake.log[0])
 
 from klomflow.easydub import EasyDUBLayout
-from klomflow.hub import download_easydub_part, read_commit
+from klomflow.hub import EasyDUBSource, read_commit
 
 forget_set = snakemake.wildcards.get("forget_set")  # the pretrain and checkpoint parts have none
-download_easydub_part(
-    EasyDUBLayout.for_benchmark(**snakemake.params.layout),
+EasyDUBSource(EasyDUBLayout.for_benchmark(**snakemake.params.layout)).download(
     snakemake.params.part,
     snakemake.params.n_models,
     None if forget_set is None else int(forget_set),

@@ -4,10 +4,9 @@ log_to(snakemake.log[0])
 
 from klomflow.datasets import load_dataset
 from klomflow.easydub import EasyDUBLayout
-from klomflow.hub import download_klom_models_oracles, read_commit
+from klomflow.hub import KlomModelsSource, read_commit
 
-download_klom_models_oracles(
-    EasyDUBLayout.for_benchmark(**snakemake.params.layout),
+KlomModelsSource(EasyDUBLayout.for_benchmark(**snakemake.params.layout)).download_oracles(
     load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset),
     int(snakemake.wildcards.forget_set),
     snakemake.params.n_models,

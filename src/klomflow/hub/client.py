@@ -1,13 +1,4 @@
-"""Reference sets from the HuggingFace hub, in the EasyDUB layout (SPEC §4, §5).
-
-Two sources:
-
-- ``easydub``: the EasyDUB dataset (``easydub/EasyDUB-dataset``), already in the
-  layout; only the files a run needs are fetched.
-- ``klom-models``: the KLOM-models dataset (``royrin/KLOM-models``), oracles as
-  logits and pretrain ("full") models as checkpoints; margins are derived from
-  the logits (SPEC §1) and computed from the checkpoints, then written in the
-  EasyDUB layout, so the rest of the pipeline reads both sources alike.
+"""The hub client both sources share: commits, fetching, and errors in one line.
 
 A run first resolves the configured revision (a branch, a tag or a commit) to
 its 40-character commit, once (:func:`resolve_commit`); every file is then
@@ -41,20 +32,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from klomflow.benchmarks import n_oracles
-from klomflow.datasets import ImageDataset
-from klomflow.easydub import EasyDUBLayout, read_margins
 from klomflow.files import atomic_path, atomic_write_text
-from klomflow.margins import margins_from_logits
-from klomflow.splits import SPLITS, retain_indices
 
 log = logging.getLogger(__name__)
 
-EASYDUB_REPO = "easydub/EasyDUB-dataset"
-KLOM_MODELS_REPO = "royrin/KLOM-models"
 # Both datasets hold 200 pretrain models and 200 oracles per forget set, named
 # after their last epoch, 23 of 24 counted from 0.
 HUB_MODELS = 200
@@ -66,9 +48,6 @@ HINT_INLINE_FILES = 5
 
 class HubError(OSError):
     """The hub could not deliver; the one-line message names repo, revision and file or cause."""
-
-
-# -- the hub client, its errors and the offline alternative ---------------------
 
 
 def resolve_commit(hub: dict, needed: list[str]) -> str:
@@ -108,6 +87,11 @@ def write_commit(path: str | Path, hub: dict, commit: str) -> None:
     """Record the commit a run fetches its reference set at (``hub_commit.json``)."""
     record = {"repo_id": hub["repo_id"], "revision": hub["revision"], "commit": commit}
     atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+
+
+def resolve_run_commit(hub: dict, needed: list[str], path: str | Path) -> None:
+    """Resolve ``hub["revision"]`` to its commit once and record it in ``path`` for the run."""
+    write_commit(path, hub, resolve_commit(hub, needed))
 
 
 def read_commit(path: str | Path) -> dict:
@@ -187,7 +171,7 @@ def _hub_errors(hub: dict, revision: str, files: list[str], include: bool = Fals
     """
     from huggingface_hub import errors
 
-    repo = _where(hub, revision)
+    repo = repo_at(hub, revision)
     unreachable = _Unreachable()
     try:
         yield unreachable
@@ -247,7 +231,7 @@ def _entry_of(error: Exception, files: list[str]) -> str:
 
 def _unreachable_error(hub: dict, revision: str, files: list[str], include: bool, cause: str):
     return HubError(
-        f"{_where(hub, revision)}: hub unreachable ({cause}); "
+        f"{repo_at(hub, revision)}: hub unreachable ({cause}); "
         f"on a machine with access run {download_command(hub, revision, files, include)} "
         "and copy the cache here, then run again (it works with HF_HUB_OFFLINE=1)"
     )
@@ -273,7 +257,8 @@ def download_command(hub: dict, revision: str, files: list[str], include: bool =
     return "`" + command + "".join(f" {shlex.quote(f)}" for f in files) + "`"
 
 
-def _where(hub: dict, revision: str) -> str:
+def repo_at(hub: dict, revision: str) -> str:
+    """How every hub error begins: ``dataset REPO at revision REVISION``."""
     return f"dataset {hub['repo_id']} at revision {revision}"
 
 
@@ -287,10 +272,10 @@ def fetch_into(hub: dict, commit: str, files: list[str], destination: Path) -> N
     missing = [f for f in files if not (destination / f).is_file()]
     if missing:
         for name, path in fetch(hub, commit, missing).items():
-            _place(path.resolve(), destination / name)
+            place_file(path.resolve(), destination / name)
 
 
-def _place(source: Path, target: Path) -> None:
+def place_file(source: Path, target: Path) -> None:
     """Hard-link (or, across file systems, copy) ``source`` to ``target``, atomically."""
     with atomic_path(target) as tmp:
         tmp.unlink()
@@ -300,248 +285,10 @@ def _place(source: Path, target: Path) -> None:
             shutil.copyfile(source, tmp)
 
 
-# -- EasyDUB -------------------------------------------------------------------
-
-
-def easydub_files(layout: EasyDUBLayout, part: str, n_models: int, forget_set: int | None = None):
-    """Repo paths of one part of the EasyDUB dataset that a run with N models needs.
-
-    ``part``: ``pretrain`` (margins on the whole train split and val),
-    ``forget_set`` (the indices), ``pretrain_forget`` (pretrain margins on the
-    forget set), ``oracle`` (the 2N oracles' margins), ``checkpoints``
-    (pretrain models; only unlearning methods need them).
-    """
-    check_model_count(n_models)
-    root = layout.root
-    relative = lambda path: str(path.relative_to(root))  # noqa: E731
-    pretrain = range(n_models)
-    if part == "pretrain":
-        return [
-            relative(layout.model_file(layout.pretrain_dir(s), m))
-            for s in ("retain", "val")
-            for m in pretrain
-        ]
-    if part == "forget_set":
-        return [relative(layout.forget_set_file(forget_set))]
-    if part == "pretrain_forget":
-        return [
-            relative(layout.model_file(layout.pretrain_dir(f"forget_{forget_set}"), m))
-            for m in pretrain
-        ]
-    if part == "oracle":
-        return [
-            relative(layout.model_file(layout.oracle_dir(forget_set, s), m))
-            for s in SPLITS
-            for m in range(n_oracles(n_models))
-        ]
-    if part == "checkpoints":
-        return [relative(layout.model_file(layout.checkpoint_dir(), m, ".pt")) for m in pretrain]
-    raise ValueError(f"unknown part {part!r} of the EasyDUB dataset")
-
-
-def check_easydub_part(
-    layout: EasyDUBLayout, part: str, n_models: int, forget_set: int | None = None
-):
-    """Read back what arrived: every file present, shapes consistent, no NaN; else an error naming the file."""
-    n, epoch = n_models, layout.epoch
-    if part == "pretrain":
-        read_margins(layout.pretrain_dir("retain"), range(n), epoch, (layout.n_train,))
-        read_margins(layout.pretrain_dir("val"), range(n), epoch, (layout.n_val,))
-    elif part == "forget_set":
-        layout.read_forget_set(forget_set)
-    elif part == "pretrain_forget":
-        layout.pretrain_margins("forget", forget_set, range(n))
-    elif part == "oracle":
-        for split in SPLITS:
-            layout.oracle_margins(forget_set, split, range(n_oracles(n)))
-    elif part == "checkpoints":
-        from klomflow.stacking import ModelStack
-
-        ModelStack(layout.model, layout.read_checkpoints(range(n)), "cpu")  # loads strictly
-    else:
-        raise ValueError(f"unknown part {part!r} of the EasyDUB dataset")
-
-
-def download_easydub_part(
-    layout: EasyDUBLayout,
-    part: str,
-    n_models: int,
-    forget_set: int | None,
-    hub: dict,
-    commit: str,
-) -> None:
-    """Fetch one part of the EasyDUB dataset at ``commit`` into ``layout``; check what arrived.
-
-    ``hub``: ``repo_id``, ``cache_dir`` and optionally ``file_list`` (see
-    :func:`download_command`).
-    """
-    files = easydub_files(layout, part, n_models, forget_set)
-    fetch_into(hub, commit, files, layout.root)
-    check_easydub_part(layout, part, n_models, forget_set)
-
-
-def run_files(
-    source: str,
-    layout: EasyDUBLayout,
-    n_models: int,
-    forget_sets: list[int],
-    checkpoints: bool,
-) -> list[str]:
-    """Every file a run fetches from the hub source, as ``hf download --include`` patterns.
-
-    The same selection the download jobs make (for KLOM-models, whose file
-    names are only known from the listing, the folders' name patterns).
-    ``checkpoints``: whether the run needs the pretrain checkpoints
-    (unlearning methods do).
-    """
-    if source == "easydub":
-        parts = ["pretrain"] + (["checkpoints"] if checkpoints else [])
-        files = [f for part in parts for f in easydub_files(layout, part, n_models)]
-        for k in forget_sets:
-            for part in ("forget_set", "pretrain_forget", "oracle"):
-                files += easydub_files(layout, part, n_models, k)
-        return files
-    if source == "klom-models":
-        files = [f"{KLOM_MODELS_PRETRAIN}/{KLOM_MODELS_CHECKPOINT.format(m='*')}"]
-        for k in forget_sets:
-            files.append(klom_models_forget_set_file(k))
-            folder = klom_models_oracle_folder(k)
-            files += [
-                f"{folder}/{KLOM_MODELS_LOGITS.format(split=s, m='*')}" for s in ("train", "val")
-            ]
-        return files
-    raise ValueError(f"reference.source: {source} is not a hub source (easydub, klom-models)")
-
-
-def resolve_run_commit(hub: dict, needed: list[str], path: str | Path) -> None:
-    """Resolve ``hub["revision"]`` to its commit once and record it in ``path`` for the run."""
-    write_commit(path, hub, resolve_commit(hub, needed))
-
-
 def check_model_count(n_models: int) -> None:
+    """ValueError unless the hub datasets hold the ``n_oracles(n_models)`` oracles a run needs."""
     if not 1 <= n_oracles(n_models) <= HUB_MODELS:
         raise ValueError(
             f"n_models: {n_models} needs {n_oracles(n_models)} oracles per forget set, but the hub "
             f"datasets hold {HUB_MODELS}; use at most {HUB_MODELS // 2}"
-        )
-
-
-# -- KLOM-models ---------------------------------------------------------------
-
-
-# File names as the dataset card gives them; {m} is the model number, which may
-# or may not be zero-padded on the hub, so names are matched in the listing.
-KLOM_MODELS_PRETRAIN = "full_models/CIFAR10"
-KLOM_MODELS_CHECKPOINT = f"sd_{{m}}____epoch_{HUB_FILE_EPOCH}.pt"
-KLOM_MODELS_LOGITS = "{split}_logits_{m}.pt"
-
-
-def klom_models_forget_set_file(forget_set: int) -> str:
-    return f"forget_set_indices/CIFAR10/forget_set_{forget_set}.npy"
-
-
-def klom_models_oracle_folder(forget_set: int) -> str:
-    return f"oracles/CIFAR10/forget_set_{forget_set}"
-
-
-def match_models(
-    names: list[str], folder: str, template: str, n_models: int, where: str = "the listing"
-) -> list[str]:
-    """The file of each model 0..n_models-1 in ``folder``, by ``template`` (``{m}`` padded or not).
-
-    ``names``: the repo paths the listing of ``folder`` holds; ``where`` names
-    the listing (repo and revision) in the error.
-    """
-    before, after = template.split("{m}")
-    pattern = re.compile(re.escape(f"{folder}/{before}") + r"(\d+)" + re.escape(after))
-    by_model = {}
-    for name in names:
-        match = pattern.fullmatch(name)
-        if match:
-            by_model.setdefault(int(match.group(1)), name)
-    absent = [m for m in range(n_models) if m not in by_model]
-    if absent:
-        example = f" (it holds {len(names)} files, e.g. {names[0]})" if names else " (it is empty)"
-        raise HubError(
-            f"no file matching {template.format(m=absent[0])} (model number zero-padded or "
-            f"not) in the folder {folder} of {where}{example}; {len(absent)} of {n_models} "
-            "models missing"
-        )
-    return [by_model[m] for m in range(n_models)]
-
-
-def download_klom_models_forget_set(
-    layout: EasyDUBLayout, forget_set: int, hub: dict, commit: str
-) -> None:
-    from klomflow.files import load_npy
-
-    name = klom_models_forget_set_file(forget_set)
-    layout.write_forget_set(forget_set, load_npy(fetch(hub, commit, [name])[name]))
-
-
-def download_klom_models_oracles(
-    layout: EasyDUBLayout,
-    dataset: ImageDataset,
-    forget_set: int,
-    n_models: int,
-    hub: dict,
-    commit: str,
-) -> None:
-    """Margins of the 2N oracles on retain, forget and val, from their train and val logits."""
-    check_model_count(n_models)
-    layout.check_images(dataset)
-    folder = klom_models_oracle_folder(forget_set)
-    templates = [KLOM_MODELS_LOGITS.format(split=s, m="{m}") for s in ("train", "val")]
-    names = list_folder(hub, commit, folder, [t.format(m="*") for t in templates])
-    train_files, val_files = (
-        match_models(names, folder, template, n_oracles(n_models), _where(hub, commit))
-        for template in templates
-    )
-    fetched = fetch(hub, commit, train_files + val_files)
-    indices = layout.read_forget_set(forget_set)
-    retain = retain_indices(indices, dataset.n_train)
-    for m in range(n_oracles(n_models)):
-        train = _margins_of_logits(fetched[train_files[m]], dataset.train_labels)
-        val = _margins_of_logits(fetched[val_files[m]], dataset.val_labels)
-        for split, margins in (("retain", train[retain]), ("forget", train[indices]), ("val", val)):
-            layout.write_margins(layout.oracle_dir(forget_set, split), margins[None], m)
-
-
-def _margins_of_logits(path: Path, labels: torch.Tensor) -> np.ndarray:
-    try:
-        logits = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path}: not a readable logits file ({error})") from None
-    if isinstance(logits, dict):
-        logits = logits.get("logits")
-    if not isinstance(logits, torch.Tensor) or logits.shape != (len(labels), 10):
-        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise ValueError(f"{path}: logits have shape {shape}, expected ({len(labels)}, 10)")
-    if not torch.isfinite(logits).all():
-        raise ValueError(f"{path}: logits contain NaN or inf")
-    return margins_from_logits(logits, labels).numpy()
-
-
-def download_klom_models_pretrain(
-    layout: EasyDUBLayout, dataset: ImageDataset, n_models: int, hub: dict, commit: str, device
-) -> None:
-    """The N full models as checkpoints in the layout, and their margins on train and val."""
-    from klomflow.stacking import ModelStack
-
-    check_model_count(n_models)
-    layout.check_images(dataset)
-    template = KLOM_MODELS_CHECKPOINT
-    names = list_folder(hub, commit, KLOM_MODELS_PRETRAIN, [template.format(m="*")])
-    files = match_models(names, KLOM_MODELS_PRETRAIN, template, n_models, _where(hub, commit))
-    fetched = fetch(hub, commit, files)
-    for m, name in enumerate(files):
-        _place(fetched[name].resolve(), layout.model_file(layout.checkpoint_dir(), m, ".pt"))
-    models = ModelStack(layout.model, layout.read_checkpoints(range(n_models)), device)
-    for split, images, labels in (
-        # "retain" holds the whole train split
-        ("retain", dataset.train_images, dataset.train_labels),
-        ("val", dataset.val_images, dataset.val_labels),
-    ):
-        layout.write_margins(
-            layout.pretrain_dir(split), models.margins(images.to(device), labels.to(device))
         )
