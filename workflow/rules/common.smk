@@ -14,7 +14,6 @@ from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
 from klomflow.unlearning.registry import method_module_file
 from klomflow.unlearning.settings import method_settings, swept_values
 
-
 # -- the config ----------------------------------------------------------------
 
 try:
@@ -101,11 +100,15 @@ def get_final_outputs():
         "results/eval_pretrain.tsv",
     ]
     outputs += [
-        f"results/{BENCHMARK.name}/forget_{forget_set}/compute_vs_klom.png" for forget_set in RETRAIN_FORGET_SETS
+        f"results/{BENCHMARK.name}/forget_{forget_set}/compute_vs_klom.png"
+        for forget_set in RETRAIN_FORGET_SETS
     ]
     if METHOD_SETTINGS:
         outputs += ["results/methods.png", "results/methods.tsv", "results/leaderboard.tsv"]
-        outputs += [f"results/{BENCHMARK.name}/forget_{forget_set}/methods.png" for forget_set in FORGET_SETS]
+        outputs += [
+            f"results/{BENCHMARK.name}/forget_{forget_set}/methods.png"
+            for forget_set in FORGET_SETS
+        ]
     return outputs
 
 
@@ -304,7 +307,9 @@ def get_method_labels(wildcards):
 
 
 def get_forget_set_tables(table, forget_sets):
-    return [f"results/{BENCHMARK.name}/forget_{forget_set}/{table}.tsv" for forget_set in forget_sets]
+    return [
+        f"results/{BENCHMARK.name}/forget_{forget_set}/{table}.tsv" for forget_set in forget_sets
+    ]
 
 
 def get_forget_set_methods_figure_inputs(wildcards):
@@ -314,7 +319,9 @@ def get_forget_set_methods_figure_inputs(wildcards):
         "baselines": f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/baselines.tsv",
     }
     if int(wildcards.forget_set) in RETRAIN_FORGET_SETS:
-        inputs["curves"] = f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/compute_vs_klom.tsv"
+        inputs["curves"] = (
+            f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/compute_vs_klom.tsv"
+        )
     return inputs
 
 

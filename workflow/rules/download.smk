@@ -3,6 +3,7 @@
 # fetched at that commit a part at a time, only the files the run needs, and
 # checked before a job declares them done.
 
+
 # On a cluster these run on the submitting (login) node: compute nodes often
 # have no internet. download_klom_models_pretrain is not among them because it
 # evaluates the checkpoints on a GPU; on a cluster whose GPU nodes are offline,
@@ -41,7 +42,9 @@ rule download_easydub_pretrain_margins:
     input:
         commit="resources/{benchmark}/easydub/hub_commit.json",
     output:
-        retain=directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/retain/{model}"),
+        retain=directory(
+            "resources/{benchmark}/easydub/margins/{benchmark}/pretrain/retain/{model}"
+        ),
         val=directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/val/{model}"),
     log:
         "logs/download_easydub_pretrain_margins/{benchmark}_{model}.log",
@@ -83,7 +86,9 @@ rule download_easydub_pretrain_forget_margins:
         commit="resources/{benchmark}/easydub/hub_commit.json",
         forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
     output:
-        directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/forget_{forget_set}/{model}"),
+        directory(
+            "resources/{benchmark}/easydub/margins/{benchmark}/pretrain/forget_{forget_set}/{model}"
+        ),
     log:
         "logs/download_easydub_pretrain_forget_margins/{benchmark}_{model}_forget_{forget_set}.log",
     benchmark:
@@ -164,7 +169,9 @@ rule download_klom_models_oracles:
         dataset=get_dataset,
         forget_set="resources/{benchmark}/klom-models/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
     output:
-        directory("resources/{benchmark}/klom-models/margins/{benchmark}/oracle/forget_{forget_set}"),
+        directory(
+            "resources/{benchmark}/klom-models/margins/{benchmark}/oracle/forget_{forget_set}"
+        ),
     log:
         "logs/download_klom_models_oracles/{benchmark}_forget_{forget_set}.log",
     benchmark:

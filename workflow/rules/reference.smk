@@ -37,7 +37,9 @@ rule slice_pretrain_forget_margins:
         retain="resources/{benchmark}/{source}/margins/{benchmark}/pretrain/retain/{model}",
         forget_set="resources/{benchmark}/{source}/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
     output:
-        directory("resources/{benchmark}/{source}/margins/{benchmark}/pretrain/forget_{forget_set}/{model}"),
+        directory(
+            "resources/{benchmark}/{source}/margins/{benchmark}/pretrain/forget_{forget_set}/{model}"
+        ),
     log:
         "logs/slice_pretrain_forget_margins/{benchmark}_{source}_{model}_forget_{forget_set}.log",
     benchmark:
