@@ -21,7 +21,7 @@ DOCUMENTS = [
     *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "profiles").glob("*/config.yaml")),
 ]
 # A report is drawn from a finished run, which a fresh copy has not had
-# (tests/test_report.py runs it for real).
+# (tests/system/test_report.py runs it for real).
 NEEDS_A_FINISHED_RUN = "--report"
 
 
@@ -78,7 +78,7 @@ def test_the_documents_hold_the_main_commands():
 @pytest.mark.parametrize("document, command", COMMANDS, ids=[f"{d}: {c}" for d, c in COMMANDS])
 def test_a_documented_command_plans(fresh_copy, document, command):
     if NEEDS_A_FINISHED_RUN in command:
-        pytest.skip("a report needs a finished run; tests/test_report.py makes one")
+        pytest.skip("a report needs a finished run; tests/system/test_report.py makes one")
     args = shlex.split(command)[1:]
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", *args, "-n"],
@@ -87,3 +87,25 @@ def test_a_documented_command_plans(fresh_copy, document, command):
         text=True,
     )
     assert result.returncode == 0, f"{document}: {command}\n{result.stderr[-3000:]}"
+
+
+def collected(*paths: str) -> list[str]:
+    """The test ids ``pytest --collect-only`` finds under ``paths`` (the whole suite without)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *paths],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return [line for line in result.stdout.splitlines() if "::" in line]
+
+
+def test_the_readme_test_groups_hold_every_test_once():
+    groups = list(
+        dict.fromkeys(re.findall(r"`pytest (tests/\w+)`", (REPO / "README.md").read_text()))
+    )
+    assert groups == ["tests/unit", "tests/workflow", "tests/system"]
+    in_groups = [test for group in groups for test in collected(group)]
+    assert len(in_groups) == len(set(in_groups))
+    assert sorted(in_groups) == sorted(collected())

@@ -1,11 +1,9 @@
 """Unlearning methods (SPEC §8): batched, registered, checked, and run by run_method."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_RECIPE
+from conftest import REPO, TINY_RECIPE
 
 from klomflow.splits import SPLITS
 from klomflow.stacking import ModelStack
@@ -172,7 +170,7 @@ def test_a_method_yielding_the_wrong_thing_is_named(setup, method, message):
 
 
 def test_the_readme_example_method_runs(setup, tmp_path, monkeypatch):
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     example = readme.split("## Add your method")[1].split("```python\n")[1].split("```")[0]
     (tmp_path / "my_methods.py").write_text(example)
     monkeypatch.chdir(tmp_path)
