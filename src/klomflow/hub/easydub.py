@@ -116,10 +116,8 @@ class EasyDUBSource:
             read_margins(layout.pretrain_dir(split), range(n_models), layout.epoch, (length,))
 
     def _check_checkpoints(self, n_models: int, forget_set: None) -> None:
-        from klomflow.stacking import ModelStack
-
-        # Building the stack loads every checkpoint strictly into the architecture.
-        ModelStack(self.layout.model, self.layout.read_checkpoints(range(n_models)), "cpu")
+        # Reading loads each checkpoint strictly into the model, naming a file that does not fit.
+        self.layout.read_checkpoints(range(n_models))
 
     def _check_forget_set(self, n_models: int, forget_set: int) -> None:
         self.layout.read_forget_set(forget_set)
