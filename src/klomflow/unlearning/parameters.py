@@ -53,8 +53,7 @@ def check_parameters(method, params: dict, entry: str = "method", partial: bool 
 
     ``partial``: ``params`` are only some of them (a sweep sets the others).
     """
-    hints = _type_hints(method)
-    accepted = _keyword_parameters(method, hints)
+    accepted, hints = _config_parameters(method)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ValueError(
@@ -70,27 +69,29 @@ def check_parameters(method, params: dict, entry: str = "method", partial: bool 
             raise ValueError(f"{entry}.{name}: {problem}")
 
 
-def _keyword_parameters(method, hints: dict) -> dict[str, bool]:
-    """The names config may set, each with whether it is required.
+def _config_parameters(method) -> tuple[dict[str, bool], dict]:
+    """The names config may set, each with whether it is required; and their types.
 
     Keyword-only parameters, and the keys of ``**settings: Unpack[SomeTypedDict]``
-    (optional: the method supplies their defaults). ``hints`` gains the keys' types.
+    (required where the TypedDict says so; the built-ins' ``SGD`` has none).
     """
-    accepted = {}
+    hints = _type_hints(method)
+    accepted, types = {}, dict(hints)
     for name, p in inspect.signature(method).parameters.items():
         if p.kind is inspect.Parameter.KEYWORD_ONLY:
             accepted[name] = p.default is inspect.Parameter.empty
         elif p.kind is inspect.Parameter.VAR_KEYWORD and get_origin(hints.get(name)) is Unpack:
-            keys = get_type_hints(get_args(hints[name])[0], include_extras=True)
-            hints.update(keys)
-            accepted.update(dict.fromkeys(keys, False))
-    return accepted
+            settings = get_args(hints[name])[0]
+            types.update(_type_hints(settings))
+            for key in settings.__annotations__:
+                accepted[key] = key in settings.__required_keys__
+    return accepted, types
 
 
-def _type_hints(method) -> dict:
-    """The method's annotations, resolved; none if they cannot be (then types go unchecked)."""
+def _type_hints(annotated) -> dict:
+    """A method's (or TypedDict's) annotations, resolved; none if they cannot be (then types go unchecked)."""
     try:
-        return get_type_hints(method, include_extras=True)
+        return get_type_hints(annotated, include_extras=True)
     except Exception:  # a user's annotation naming what their module never imports
         return {}
 
