@@ -1,4 +1,10 @@
-"""Scoring models against the oracles: KLOM per split, summarised (SPEC §2, §7)."""
+"""Scoring models against the oracles: KLOM per split, summarised, with intervals (SPEC §2, §7).
+
+Every P95 comes with its interval (``klom_p95_low``, ``klom_p95_high``,
+:mod:`klomflow.uncertainty`) and its bootstrap replicates, which the scoring
+jobs save beside their tables (``tables.replicates_file``) so that the
+leaderboard can compare any two rows replicate by replicate.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,15 @@ from klomflow.klom import degenerate_samples, klom_scores, summarize_klom
 from klomflow.margins import EpochMargins
 from klomflow.progress import progress
 from klomflow.splits import SPLITS
+from klomflow.uncertainty import (
+    HELD_OUT_ORACLES,
+    MODELS,
+    ORACLES,
+    N_REPLICATES,
+    Replicates,
+    interval,
+    p95_replicates,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +36,21 @@ log = logging.getLogger(__name__)
 # row is of (FORGET_SET_COLUMNS first). n_degenerate: samples whose KLOM of 0
 # only means the binning dropped every unlearned margin
 # (klom.degenerate_samples); a non-zero count flags the row.
-SUMMARY_COLUMNS = ["klom_mean", "klom_p95", "klom_p05", "n_degenerate"]
+# klom_p95_low, klom_p95_high: the P95's interval (klomflow.uncertainty).
+SUMMARY_COLUMNS = [
+    "klom_mean",
+    "klom_p95",
+    "klom_p95_low",
+    "klom_p95_high",
+    "klom_p05",
+    "n_degenerate",
+]
 # status: ok, or diverged (the run's margins were not finite: no numbers, and
 # no place in any ranking).
-EPOCH_COLUMNS = ["epoch", "compute_pct", "split", "status", *SUMMARY_COLUMNS, "accuracy"]
+# share_above_half: the share of (model, sample) pairs with a positive margin,
+# i.e. whose true class has a probability above 1/2 (not top-1 accuracy: a
+# true class at 0.4 can still be the most probable).
+EPOCH_COLUMNS = ["epoch", "compute_pct", "split", "status", *SUMMARY_COLUMNS, "share_above_half"]
 FORGET_SET_COLUMNS = ["benchmark", "forget_set"]
 BASELINE_COLUMNS = [*FORGET_SET_COLUMNS, "baseline", "split", "n_models", *SUMMARY_COLUMNS]
 GRID_COLUMNS = [
@@ -47,10 +73,18 @@ METHOD_COLUMNS = [
     "status",
     "n_models",
     *SUMMARY_COLUMNS,
-    "accuracy",
+    "share_above_half",
     "compute_pct",
 ]
-PRETRAIN_COLUMNS = [*FORGET_SET_COLUMNS, "split", "n_models", "klom_p95", "n_degenerate"]
+PRETRAIN_COLUMNS = [
+    *FORGET_SET_COLUMNS,
+    "split",
+    "n_models",
+    "klom_p95",
+    "klom_p95_low",
+    "klom_p95_high",
+    "n_degenerate",
+]
 
 
 def score_epochs(
@@ -58,9 +92,10 @@ def score_epochs(
 ) -> list[dict]:
     """KLOM of models recorded after several epochs, one row per (epoch, split).
 
-    ``oracle[split]`` is ``(N, n_samples)``. Accuracy is the share of
-    (model, sample) pairs with a positive margin. A run that diverged gets
-    one row per (epoch, split) with status ``diverged`` and no numbers.
+    ``oracle[split]`` is ``(N, n_samples)``. Each row carries its P95's
+    bootstrap replicates under ``"p95_replicates"``. A run that diverged gets
+    one row per (epoch, split) with status ``diverged``, no numbers and NaN
+    replicates.
     """
     log.info(
         "scoring from the first epoch (scoring keeps no resume state: a stopped run starts over)"
@@ -68,33 +103,59 @@ def score_epochs(
     if recorded.diverged is not None:
         log.warning("not scored: %s", recorded.diverged)
         return [
-            {**dict.fromkeys(EPOCH_COLUMNS), "epoch": epoch, "split": split, "status": "diverged"}
+            {
+                **dict.fromkeys(EPOCH_COLUMNS),
+                "epoch": epoch,
+                "split": split,
+                "status": "diverged",
+                "p95_replicates": np.full(N_REPLICATES, np.nan),
+            }
             for epoch in recorded.epochs
             for split in SPLITS
         ]
+    n_models = recorded.margins["retain"].shape[1]
+    replicates = Replicates(n_models)
     rows = []
     epochs = progress(
         enumerate(zip(recorded.epochs, recorded.compute_pct)),
         total=len(recorded.epochs),
-        desc=f"KLOM of {recorded.margins['retain'].shape[1]} models",
+        desc=f"KLOM of {n_models} models",
         unit="epoch",
     )
     for i, (epoch, pct) in epochs:
         for split in SPLITS:
             margins = recorded.margins[split][i]
-            scores = klom_scores(margins, oracle[split], n_threads=n_threads)
             rows.append(
                 {
                     "epoch": epoch,
                     "compute_pct": pct,
                     "split": split,
                     "status": "ok",
-                    **summarize_klom(scores),
-                    "n_degenerate": count_degenerate(margins, oracle[split]),
-                    "accuracy": float(np.mean(margins > 0)),
+                    **summarize_split(margins, oracle[split], replicates, n_threads=n_threads),
+                    "share_above_half": float(np.mean(margins > 0)),
                 }
             )
     return rows
+
+
+def summarize_split(
+    margins: np.ndarray,
+    oracle: np.ndarray,
+    replicates: Replicates,
+    roles: tuple[str, str] = (MODELS, ORACLES),
+    n_threads: int | None = None,
+) -> dict:
+    """One split's KLOM summary, its P95's interval and replicates, and its degenerate samples."""
+    summary = summarize_klom(klom_scores(margins, oracle, n_threads=n_threads))
+    p95 = p95_replicates(margins, oracle, replicates, roles=roles, n_threads=n_threads)
+    low, high = interval(summary["klom_p95"], p95)
+    return {
+        **summary,
+        "klom_p95_low": low,
+        "klom_p95_high": high,
+        "n_degenerate": count_degenerate(margins, oracle),
+        "p95_replicates": p95,
+    }
 
 
 def score_against_oracles(
@@ -129,24 +190,30 @@ def score_baselines(
     """
     forget_set = reference.read_forget_set(forget_set_file)
     oracles = reference.read_oracle_margins(oracle_dir, forget_set, range(n_oracles(n_models)))
+    replicates = Replicates(n_models)
     rows = []
     for split in SPLITS:
-        oracle = oracles[split][:n_models]
+        pretrain = reference.read_split_margins(
+            pretrain_dirs[split], split, forget_set, range(n_models)
+        )
+        # The floor's two sides are both oracles: its replicates resample
+        # oracles 0..N-1 exactly as every other row's oracle side does, so
+        # that the gap between a method and the floor is paired.
         candidates = {
-            "pretrain": reference.read_split_margins(
-                pretrain_dirs[split], split, forget_set, range(n_models)
+            "pretrain": (pretrain, oracles[split][:n_models], (MODELS, ORACLES)),
+            "oracle_floor": (
+                oracles[split][:n_models],
+                oracles[split][n_models:],
+                (ORACLES, HELD_OUT_ORACLES),
             ),
-            "oracle_floor": oracles[split][n_models:],
         }
-        for baseline, margins in candidates.items():
-            scores = klom_scores(margins, oracle, n_threads=n_threads)
+        for baseline, (margins, oracle, roles) in candidates.items():
             rows.append(
                 {
                     "baseline": baseline,
                     "split": split,
                     "n_models": n_models,
-                    **summarize_klom(scores),
-                    "n_degenerate": count_degenerate(margins, oracle),
+                    **summarize_split(margins, oracle, replicates, roles, n_threads=n_threads),
                 }
             )
     return rows
@@ -169,9 +236,16 @@ def pretrain_table(baselines: list[dict]) -> tuple[list[dict], str]:
         for r in baselines
         if r["baseline"] == "pretrain"
     ]
-    lines = [f"pretrain vs oracle, N = {rows[0]['n_models']}, P95 KLOM"]
-    lines.append(f"{'forget set':<11}" + "".join(f"{split:>10}" for split in SPLITS))
+    lines = [f"pretrain vs oracle, N = {rows[0]['n_models']}, P95 KLOM (95 % interval)"]
+    lines.append(f"{'forget set':<11}" + "".join(f"{split:>26}" for split in SPLITS))
     for forget_set in dict.fromkeys(r["forget_set"] for r in rows):
-        p95 = {r["split"]: float(r["klom_p95"]) for r in rows if r["forget_set"] == forget_set}
-        lines.append(f"{forget_set:<11}" + "".join(f"{p95[split]:>10.4f}" for split in SPLITS))
+        cells = {
+            r["split"]: (
+                f"{float(r['klom_p95']):.4f} "
+                f"({float(r['klom_p95_low']):.4f}-{float(r['klom_p95_high']):.4f})"
+            )
+            for r in rows
+            if r["forget_set"] == forget_set
+        }
+        lines.append(f"{forget_set:<11}" + "".join(f"{cells[split]:>26}" for split in SPLITS))
     return rows, "\n".join(lines)

@@ -1,4 +1,10 @@
-"""Results tables: tab-separated text with a header row."""
+"""Results tables: tab-separated text with a header row, and their P95 replicates.
+
+A KLOM table's rows each carry the bootstrap replicates of their P95
+(:mod:`klomflow.uncertainty`); they are saved beside the table as one
+``(n_rows, n_replicates)`` array, row ``i`` of the array for row ``i`` of the
+table (NaN for rows without numbers), and gathered along with it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ import io
 import json
 from pathlib import Path
 
-from klomflow.files import atomic_write_text
+import numpy as np
+
+from klomflow.files import atomic_save_npy, atomic_write_text, load_npy
 from klomflow.provenance import provenance_file
 
 
@@ -78,14 +86,42 @@ def concatenate_tables(
     columns: list[str],
     labels: list[dict] | None = None,
     provenance: dict | None = None,
+    replicates: tuple[list[str | Path], str | Path] | None = None,
 ) -> None:
     """Write the rows of the tables at ``paths``, in order, as one table at ``path``.
 
     ``labels[i]``, if given, adds columns to every row of table ``i``.
+    ``replicates``, if given, is ``(the tables' replicates files, the output's)``:
+    they are gathered alongside, row for row.
     """
-    tables = [read_tsv(p) for p in paths]
+    if replicates is None:
+        tables = [read_tsv(p) for p in paths]
+    else:
+        tables = [read_table(p, r) for p, r in zip(paths, replicates[0], strict=True)]
     rows = label_rows(tables, labels) if labels is not None else [r for t in tables for r in t]
+    if replicates is not None:
+        write_replicates(replicates[1], rows)
     write_tsv(path, rows, columns, provenance)
+
+
+def write_replicates(path: str | Path, rows: list[dict]) -> None:
+    """Save the ``p95_replicates`` of ``rows``, in order, as one ``(n_rows, k)`` array."""
+    atomic_save_npy(path, np.stack([np.asarray(r["p95_replicates"], np.float64) for r in rows]))
+
+
+def read_replicates(path: str | Path, rows: list[dict], table: str | Path) -> list[dict]:
+    """``rows`` of ``table`` with their replicates from ``path`` under ``p95_replicates``."""
+    replicates = load_npy(path)
+    if replicates.ndim != 2 or replicates.shape[0] != len(rows):
+        raise ValueError(
+            f"{path}: replicates of shape {replicates.shape} for the {len(rows)} rows of {table}"
+        )
+    return [{**row, "p95_replicates": r} for row, r in zip(rows, replicates)]
+
+
+def read_table(path: str | Path, replicates: str | Path, columns: list[str] = ()) -> list[dict]:
+    """:func:`read_tsv` of a KLOM table, each row with its replicates (:func:`read_replicates`)."""
+    return read_replicates(replicates, read_tsv(path, columns), path)
 
 
 def _format(value) -> str:

@@ -105,9 +105,11 @@ def get_final_outputs():
     ]
     if METHOD_SETTINGS:
         outputs += ["results/methods.png", "results/methods.tsv", "results/leaderboard.tsv"]
+        outputs += ["results/leaderboard.md"]
         outputs += [
-            f"results/{BENCHMARK.name}/forget_{forget_set}/methods.png"
+            f"results/{BENCHMARK.name}/forget_{forget_set}/{name}"
             for forget_set in FORGET_SETS
+            for name in ("methods.png", "leaderboard.tsv")
         ]
     return outputs
 
@@ -263,6 +265,10 @@ def get_retraining_tables(wildcards):
     ]
 
 
+def get_retraining_replicates(wildcards):
+    return replicates_of(get_retraining_tables(wildcards))
+
+
 def get_retraining_labels(wildcards):
     return [{**forget_set_labels(wildcards), **cell} for cell in retraining_cells()]
 
@@ -290,6 +296,10 @@ def get_method_tables(wildcards):
     ]
 
 
+def get_method_replicates(wildcards):
+    return replicates_of(get_method_tables(wildcards))
+
+
 def get_method_labels(wildcards):
     return [
         {
@@ -310,6 +320,19 @@ def get_forget_set_tables(table, forget_sets):
     return [
         f"results/{BENCHMARK.name}/forget_{forget_set}/{table}.tsv" for forget_set in forget_sets
     ]
+
+
+def replicates_of(tables):
+    """The P95 replicates saved beside each KLOM table (klomflow.tables)."""
+    return [table.removesuffix(".tsv") + "_p95_replicates.npy" for table in tables]
+
+
+def get_forget_set_leaderboard_inputs(wildcards):
+    """A forget set's methods, baselines and (if it was run) grid tables, with their replicates."""
+    tables = get_forget_set_methods_figure_inputs(wildcards)
+    return tables | {
+        f"{name}_replicates": replicates_of([path])[0] for name, path in tables.items()
+    }
 
 
 def get_forget_set_methods_figure_inputs(wildcards):

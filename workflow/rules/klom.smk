@@ -10,6 +10,7 @@ rule score_retraining:
         hub_commit=get_hub_commit,
     output:
         table="results/{benchmark}/forget_{forget_set}/retrain/noise_{noise}/seed_{seed}/klom.tsv",
+        replicates="results/{benchmark}/forget_{forget_set}/retrain/noise_{noise}/seed_{seed}/klom_p95_replicates.npy",
         provenance="results/{benchmark}/forget_{forget_set}/retrain/noise_{noise}/seed_{seed}/klom.tsv.json",
     log:
         "logs/score_retraining/{benchmark}/forget_{forget_set}/noise_{noise}_seed_{seed}.log",
@@ -30,6 +31,7 @@ rule score_baselines:
         unpack(get_baseline_inputs),
     output:
         table="results/{benchmark}/forget_{forget_set}/baselines.tsv",
+        replicates="results/{benchmark}/forget_{forget_set}/baselines_p95_replicates.npy",
         provenance="results/{benchmark}/forget_{forget_set}/baselines.tsv.json",
     log:
         "logs/score_baselines/{benchmark}/forget_{forget_set}.log",

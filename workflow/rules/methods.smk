@@ -40,6 +40,7 @@ rule score_unlearning_method:
         hub_commit=get_hub_commit,
     output:
         table="results/{benchmark}/forget_{forget_set}/methods/{setting}/klom.tsv",
+        replicates="results/{benchmark}/forget_{forget_set}/methods/{setting}/klom_p95_replicates.npy",
         provenance="results/{benchmark}/forget_{forget_set}/methods/{setting}/klom.tsv.json",
     log:
         "logs/score_unlearning_method/{benchmark}/forget_{forget_set}/{setting}.log",

@@ -6,9 +6,11 @@
 rule collect_retraining_cells:
     input:
         tables=get_retraining_tables,
+        replicates=get_retraining_replicates,
         hub_commit=get_hub_commit,
     output:
         table="results/{benchmark}/forget_{forget_set}/compute_vs_klom.tsv",
+        replicates="results/{benchmark}/forget_{forget_set}/compute_vs_klom_p95_replicates.npy",
         provenance="results/{benchmark}/forget_{forget_set}/compute_vs_klom.tsv.json",
     log:
         "logs/collect_retraining_cells/{benchmark}/forget_{forget_set}.log",
@@ -26,9 +28,11 @@ rule collect_retraining_cells:
 rule collect_method_settings:
     input:
         tables=get_method_tables,
+        replicates=get_method_replicates,
         hub_commit=get_hub_commit,
     output:
         table="results/{benchmark}/forget_{forget_set}/methods.tsv",
+        replicates="results/{benchmark}/forget_{forget_set}/methods_p95_replicates.npy",
         provenance="results/{benchmark}/forget_{forget_set}/methods.tsv.json",
     log:
         "logs/collect_method_settings/{benchmark}/forget_{forget_set}.log",
@@ -89,8 +93,10 @@ rule plot_forget_set_methods:
 rule gather_baselines:
     input:
         tables=get_forget_set_tables("baselines", FORGET_SETS),
+        replicates=replicates_of(get_forget_set_tables("baselines", FORGET_SETS)),
         hub_commit=get_hub_commit,
     output:
+        replicates="results/baselines_p95_replicates.npy",
         table=report(
             "results/baselines.tsv",
             caption="../report/baselines.rst",
@@ -116,8 +122,10 @@ rule gather_baselines:
 rule gather_compute_vs_klom:
     input:
         tables=get_forget_set_tables("compute_vs_klom", RETRAIN_FORGET_SETS),
+        replicates=replicates_of(get_forget_set_tables("compute_vs_klom", RETRAIN_FORGET_SETS)),
         hub_commit=get_hub_commit,
     output:
+        replicates="results/compute_vs_klom_p95_replicates.npy",
         table=report(
             "results/compute_vs_klom.tsv",
             caption="../report/compute_vs_klom_table.rst",
@@ -139,8 +147,10 @@ rule gather_compute_vs_klom:
 rule gather_methods:
     input:
         tables=get_forget_set_tables("methods", FORGET_SETS),
+        replicates=replicates_of(get_forget_set_tables("methods", FORGET_SETS)),
         hub_commit=get_hub_commit,
     output:
+        replicates="results/methods_p95_replicates.npy",
         table=report(
             "results/methods.tsv",
             caption="../report/methods_table.rst",
@@ -204,15 +214,44 @@ rule plot_methods:
         "../scripts/plot_methods.py"
 
 
+rule rank_forget_set_methods:
+    input:
+        unpack(get_forget_set_leaderboard_inputs),
+        hub_commit=get_hub_commit,
+    output:
+        table=report(
+            "results/{benchmark}/forget_{forget_set}/leaderboard.tsv",
+            caption="../report/leaderboard.rst",
+            category="Leaderboard",
+        ),
+        provenance="results/{benchmark}/forget_{forget_set}/leaderboard.tsv.json",
+    log:
+        "logs/rank_forget_set_methods/{benchmark}/forget_{forget_set}.log",
+    benchmark:
+        "benchmarks/rank_forget_set_methods/{benchmark}/forget_{forget_set}.tsv"
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/rank_methods.py"
+
+
 rule rank_methods:
     input:
         methods="results/methods.tsv",
+        methods_replicates="results/methods_p95_replicates.npy",
         baselines="results/baselines.tsv",
+        baselines_replicates="results/baselines_p95_replicates.npy",
         curves="results/compute_vs_klom.tsv",
+        curves_replicates="results/compute_vs_klom_p95_replicates.npy",
         hub_commit=get_hub_commit,
     output:
         table=report(
             "results/leaderboard.tsv",
+            caption="../report/leaderboard.rst",
+            category="Leaderboard",
+        ),
+        markdown=report(
+            "results/leaderboard.md",
             caption="../report/leaderboard.rst",
             category="Leaderboard",
         ),

@@ -12,4 +12,5 @@ concatenate_tables(
     snakemake.params.columns,
     labels=snakemake.params.get("labels"),
     provenance=record,
+    replicates=(snakemake.input.replicates, snakemake.output.replicates),
 )

@@ -2,14 +2,18 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from klomflow.leaderboard import LEADERBOARD_COLUMNS, leaderboard
+from klomflow.files import atomic_write_text
+from klomflow.leaderboard import LEADERBOARD_COLUMNS, leaderboard, markdown
 from klomflow.provenance import provenance
-from klomflow.tables import read_tsv, write_tsv
+from klomflow.tables import read_table, write_tsv
 
+inputs = snakemake.input
 rows = leaderboard(
-    read_tsv(snakemake.input.methods),
-    read_tsv(snakemake.input.baselines),
-    read_tsv(snakemake.input.curves),
+    read_table(inputs.methods, inputs.methods_replicates),
+    read_table(inputs.baselines, inputs.baselines_replicates),
+    read_table(inputs.curves, inputs.curves_replicates) if "curves" in inputs.keys() else [],
 )
-record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
+record = provenance(snakemake.config, snakemake.scriptdir, inputs.get("hub_commit", []))
 write_tsv(snakemake.output.table, rows, LEADERBOARD_COLUMNS, provenance=record)
+if "markdown" in snakemake.output.keys():
+    atomic_write_text(snakemake.output.markdown, markdown(rows))

@@ -7,7 +7,7 @@ log_to(snakemake.log[0])
 from klomflow.easydub import ReferenceFormat
 from klomflow.provenance import provenance
 from klomflow.scoring import BASELINE_COLUMNS, score_baselines
-from klomflow.tables import label_rows, write_tsv
+from klomflow.tables import label_rows, write_replicates, write_tsv
 
 rows = score_baselines(
     ReferenceFormat(**snakemake.params.reference),
@@ -21,6 +21,7 @@ rows = score_baselines(
     snakemake.params.n_models,
     n_threads=snakemake.threads,
 )
+write_replicates(snakemake.output.replicates, rows)
 record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
 write_tsv(
     snakemake.output.table,
@@ -29,4 +30,7 @@ write_tsv(
     provenance=record,
 )
 for row in rows:
-    logging.info("%(baseline)s %(split)s: P95 KLOM %(klom_p95).4f", row)
+    logging.info(
+        "%(baseline)s %(split)s: P95 KLOM %(klom_p95).4f (%(klom_p95_low).4f to %(klom_p95_high).4f)",
+        row,
+    )

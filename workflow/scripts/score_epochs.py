@@ -5,7 +5,7 @@ log_to(snakemake.log[0])
 from klomflow.easydub import ReferenceFormat
 from klomflow.provenance import provenance
 from klomflow.scoring import EPOCH_COLUMNS, score_against_oracles
-from klomflow.tables import write_tsv
+from klomflow.tables import write_replicates, write_tsv
 
 rows = score_against_oracles(
     ReferenceFormat(**snakemake.params.reference),
@@ -16,4 +16,5 @@ rows = score_against_oracles(
     n_threads=snakemake.threads,
 )
 record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
+write_replicates(snakemake.output.replicates, rows)
 write_tsv(snakemake.output.table, rows, EPOCH_COLUMNS, provenance=record)
