@@ -22,8 +22,8 @@ from klomflow.splits import SPLITS
 from klomflow.uncertainty import (
     HELD_OUT_ORACLES,
     MODELS,
-    ORACLES,
     N_REPLICATES,
+    ORACLES,
     Replicates,
     interval,
     p95_replicates,
