@@ -54,7 +54,7 @@ import numpy as np
 
 from klomflow.scoring import scored
 from klomflow.splits import SPLITS
-from klomflow.uncertainty import compare, interval
+from klomflow.uncertainty import Estimate, compare, mean, worst
 
 log = logging.getLogger(__name__)
 
@@ -89,54 +89,22 @@ LEADERBOARD_COLUMNS = [
 
 
 @dataclass
-class P95:
-    """A P95 KLOM and its bootstrap replicates; arithmetic works on both alike."""
-
-    point: float
-    replicates: np.ndarray
-
-    @classmethod
-    def of(cls, row: dict) -> P95:
-        return cls(float(row["klom_p95"]), np.asarray(row["p95_replicates"], np.float64))
-
-    def __sub__(self, other: P95) -> P95:
-        return P95(self.point - other.point, self.replicates - other.replicates)
-
-    def __truediv__(self, other: P95) -> P95:
-        return P95(self.point / other.point, self.replicates / other.replicates)
-
-    def interval(self) -> tuple[float, float]:
-        return interval(self.point, self.replicates)
-
-
-def _mean(values: list[P95]) -> P95:
-    return P95(
-        float(np.mean([v.point for v in values])),
-        np.mean([v.replicates for v in values], axis=0),
-    )
-
-
-def _worst(values: list[P95]) -> P95:
-    return P95(max(v.point for v in values), np.max([v.replicates for v in values], axis=0))
-
-
-@dataclass
 class ForgetSetScale:
     """One forget set's reference points: doing nothing and the oracle floor, per split."""
 
-    pretrain: dict[str, P95]
-    floor: dict[str, P95]
+    pretrain: dict[str, Estimate]
+    floor: dict[str, Estimate]
 
     @property
-    def gap(self) -> P95:
+    def gap(self) -> Estimate:
         return self.pretrain["forget"] - self.floor["forget"]
 
-    def gap_closed(self, x: dict[str, P95]) -> P95:
+    def gap_closed(self, x: dict[str, Estimate]) -> Estimate:
         return (self.pretrain["forget"] - x["forget"]) / self.gap
 
-    def score(self, x: dict[str, P95]) -> P95:
-        worst = _worst([x[split] - self.floor[split] for split in SPLITS])
-        return P95(1.0, np.ones_like(worst.replicates)) - worst / self.gap
+    def score(self, x: dict[str, Estimate]) -> Estimate:
+        excess = worst([x[split] - self.floor[split] for split in SPLITS])
+        return 1.0 - excess / self.gap
 
 
 def leaderboard(methods: list[dict], baselines: list[dict], curves: list[dict]) -> list[dict]:
@@ -172,10 +140,10 @@ def leaderboard(methods: list[dict], baselines: list[dict], curves: list[dict]) 
     return [r for r in references if r is not None] + rows
 
 
-def _by_baseline(baselines: list[dict]) -> dict[tuple[int, str], dict[str, P95]]:
+def _by_baseline(baselines: list[dict]) -> dict[tuple[int, str], dict[str, Estimate]]:
     by = defaultdict(dict)
     for r in baselines:
-        by[(int(r["forget_set"]), r["baseline"])][r["split"]] = P95.of(r)
+        by[(int(r["forget_set"]), r["baseline"])][r["split"]] = Estimate.of(r)
     return by
 
 
@@ -198,10 +166,10 @@ def _scales(baselines: list[dict]) -> dict[int, ForgetSetScale]:
     return scales
 
 
-def _by_forget_set(group: list[dict]) -> dict[int, dict[str, P95]]:
+def _by_forget_set(group: list[dict]) -> dict[int, dict[str, Estimate]]:
     by = defaultdict(dict)
     for r in group:
-        by[int(r["forget_set"])][r["split"]] = P95.of(r)
+        by[int(r["forget_set"])][r["split"]] = Estimate.of(r)
     return dict(by)
 
 
@@ -238,28 +206,28 @@ def _setting_row(group, scales, do_nothing, retraining) -> dict:
     return row
 
 
-def _raw_p95(x: dict[int, dict[str, P95]], do_nothing) -> dict:
+def _raw_p95(x: dict[int, dict[str, Estimate]], do_nothing) -> dict:
     """Each split's P95, mean over forget sets, with its interval; retain and val damage flagged."""
     out = {}
     for split in SPLITS:
-        mean = _mean([splits[split] for splits in x.values()])
+        mean = mean([splits[split] for splits in x.values()])
         out[f"{split}_p95"] = mean.point
         out[f"{split}_p95_low"], out[f"{split}_p95_high"] = mean.interval()
         if split != "forget" and all(k in do_nothing for k in x):
-            versus = mean - _mean([do_nothing[k][split] for k in x])
+            versus = mean - mean([do_nothing[k][split] for k in x])
             out[f"{split}_vs_do_nothing"] = compare(versus.point, versus.replicates)
     return out
 
 
-def _relative(x: dict[int, dict[str, P95]], scales, do_nothing) -> dict:
+def _relative(x: dict[int, dict[str, Estimate]], scales, do_nothing) -> dict:
     """Gap closed and score on each forget set's own scale, mean over forget sets, vs doing nothing."""
     on_scale = [k for k in x if k in scales]
     if not on_scale:
         return {}
     gaps = {k: scales[k].gap_closed(x[k]) for k in on_scale}
-    score = _mean([scales[k].score(x[k]) for k in on_scale])
-    baseline = _mean([scales[k].score(do_nothing[k]) for k in on_scale])
-    gap = _mean(list(gaps.values()))
+    score = mean([scales[k].score(x[k]) for k in on_scale])
+    baseline = mean([scales[k].score(do_nothing[k]) for k in on_scale])
+    gap = mean(list(gaps.values()))
     out = {"score": score.point, "forget_gap_closed": gap.point}
     out["score_low"], out["score_high"] = score.interval()
     out["forget_gap_closed_low"], out["forget_gap_closed_high"] = gap.interval()
@@ -270,7 +238,7 @@ def _relative(x: dict[int, dict[str, P95]], scales, do_nothing) -> dict:
     return out
 
 
-def _higher_is_better(difference: P95) -> str:
+def _higher_is_better(difference: Estimate) -> str:
     return compare(-difference.point, -difference.replicates)
 
 
@@ -287,7 +255,7 @@ def _versus_retraining(x, compute, scales, retraining) -> dict:
         out[f"{split}_retrain_p95"] = float(np.mean(values)) if values else None
     on_scale = [k for k in matched if k in scales]
     if on_scale:
-        difference = _mean([scales[k].score(x[k]) for k in on_scale]) - _mean(
+        difference = mean([scales[k].score(x[k]) for k in on_scale]) - mean(
             [scales[k].score(matched[k]) for k in on_scale]
         )
         out["vs_retrain"] = _higher_is_better(difference)
@@ -329,11 +297,11 @@ def _noise_free_curves(curves: list[dict]) -> dict[tuple[int, str], tuple[np.nda
     for key, epochs in by_epoch.items():
         ordered = [epochs[e] for e in sorted(epochs)]
         compute = np.array([np.mean([float(r["compute_pct"]) for r in rs]) for rs in ordered])
-        result[key] = (compute, [_mean([P95.of(r) for r in rs]) for rs in ordered])
+        result[key] = (compute, [mean([Estimate.of(r) for r in rs]) for rs in ordered])
     return result
 
 
-def _retraining_at(retraining, forget_set: int, split: str, compute: float) -> P95 | None:
+def _retraining_at(retraining, forget_set: int, split: str, compute: float) -> Estimate | None:
     """Retraining's P95 at ``compute``, interpolated between epochs, where the grid covers it."""
     if (forget_set, split) not in retraining:
         return None
@@ -344,7 +312,7 @@ def _retraining_at(retraining, forget_set: int, split: str, compute: float) -> P
     if len(x) == 1:
         return curve[0]
     t = (compute - x[i]) / (x[i + 1] - x[i])
-    return P95(
+    return Estimate(
         (1 - t) * curve[i].point + t * curve[i + 1].point,
         (1 - t) * curve[i].replicates + t * curve[i + 1].replicates,
     )

@@ -172,6 +172,53 @@ def compare(difference: float, replicates: np.ndarray, confidence: float = CONFI
     return "tie"
 
 
+@dataclass
+class Estimate:
+    """A P95 KLOM (or a number made of several) and its bootstrap replicates.
+
+    Arithmetic acts on the point and on every replicate alike, so a gap, a
+    ratio or a mean of estimates carries its own replicates and interval.
+    """
+
+    point: float
+    replicates: np.ndarray
+
+    @classmethod
+    def of(cls, row: dict) -> Estimate:
+        """A table row's P95 and replicates (``klom_p95``, ``p95_replicates``)."""
+        return cls(float(row["klom_p95"]), np.asarray(row["p95_replicates"], np.float64))
+
+    def __sub__(self, other: Estimate) -> Estimate:
+        return Estimate(self.point - other.point, self.replicates - other.replicates)
+
+    def __rsub__(self, number: float) -> Estimate:
+        return Estimate(number - self.point, number - self.replicates)
+
+    def __truediv__(self, other: Estimate) -> Estimate:
+        return Estimate(self.point / other.point, self.replicates / other.replicates)
+
+    def __neg__(self) -> Estimate:
+        return Estimate(-self.point, -self.replicates)
+
+    def interval(self, confidence: float = CONFIDENCE) -> tuple[float, float]:
+        return interval(self.point, self.replicates, confidence)
+
+
+def mean(estimates: list[Estimate]) -> Estimate:
+    """The mean of several estimates, replicate by replicate (so correlations are kept)."""
+    return Estimate(
+        float(np.mean([e.point for e in estimates])),
+        np.mean([e.replicates for e in estimates], axis=0),
+    )
+
+
+def worst(estimates: list[Estimate]) -> Estimate:
+    """The largest of several estimates, replicate by replicate."""
+    return Estimate(
+        max(e.point for e in estimates), np.max([e.replicates for e in estimates], axis=0)
+    )
+
+
 def klom_p95_interval(
     unlearned: np.ndarray,
     oracle: np.ndarray,
