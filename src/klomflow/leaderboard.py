@@ -210,11 +210,11 @@ def _raw_p95(x: dict[int, dict[str, Estimate]], do_nothing) -> dict:
     """Each split's P95, mean over forget sets, with its interval; retain and val damage flagged."""
     out = {}
     for split in SPLITS:
-        mean = mean([splits[split] for splits in x.values()])
-        out[f"{split}_p95"] = mean.point
-        out[f"{split}_p95_low"], out[f"{split}_p95_high"] = mean.interval()
+        p95 = mean([splits[split] for splits in x.values()])
+        out[f"{split}_p95"] = p95.point
+        out[f"{split}_p95_low"], out[f"{split}_p95_high"] = p95.interval()
         if split != "forget" and all(k in do_nothing for k in x):
-            versus = mean - mean([do_nothing[k][split] for k in x])
+            versus = p95 - mean([do_nothing[k][split] for k in x])
             out[f"{split}_vs_do_nothing"] = compare(versus.point, versus.replicates)
     return out
 
