@@ -178,24 +178,41 @@ def test_gathering_and_ranking_read_their_declared_inputs(tiny_run, tmp_path, co
         tiny_run,
         tmp_path / "gather",
         "collect_tables.py",
-        {"tables": [f"results/digits/forget_{k}/methods.tsv" for k in (1, 2)]},
-        {"table": "methods.tsv", "provenance": "methods.tsv.json"},
+        {
+            "tables": [f"results/digits/forget_{k}/methods.tsv" for k in (1, 2)],
+            "replicates": [f"results/digits/forget_{k}/methods_p95_replicates.npy" for k in (1, 2)],
+        },
+        {
+            "table": "methods.tsv",
+            "replicates": "methods_p95_replicates.npy",
+            "provenance": "methods.tsv.json",
+        },
         config,
         params={"columns": METHOD_COLUMNS},
     )
-    assert (gathered / "methods.tsv").read_bytes() == (
-        tiny_run / "results/methods.tsv"
-    ).read_bytes()
+    for name in ("methods.tsv", "methods_p95_replicates.npy"):
+        assert (gathered / name).read_bytes() == (tiny_run / "results" / name).read_bytes()
     ranked = run_moved(
         tiny_run,
         tmp_path / "rank",
         "rank_methods.py",
         {
-            "methods": "results/methods.tsv",
-            "baselines": "results/baselines.tsv",
-            "curves": "results/compute_vs_klom.tsv",
+            name: f"results/{table}{suffix}"
+            for name, table in (
+                ("methods", "methods"),
+                ("baselines", "baselines"),
+                ("curves", "compute_vs_klom"),
+            )
+            for name, suffix in ((name, ".tsv"), (f"{name}_replicates", "_p95_replicates.npy"))
         },
-        {"table": "leaderboard.tsv", "provenance": "leaderboard.tsv.json"},
+        {
+            "table": "leaderboard.tsv",
+            "markdown": "leaderboard.md",
+            "provenance": "leaderboard.tsv.json",
+        },
         config,
     )
     assert read_tsv(ranked / "leaderboard.tsv") == read_tsv(tiny_run / "results/leaderboard.tsv")
+    assert (ranked / "leaderboard.md").read_text() == (
+        tiny_run / "results/leaderboard.md"
+    ).read_text()
