@@ -20,8 +20,12 @@
 #       retrain/noise_{noise}/seed_{seed}/klom.tsv    KLOM per epoch and split
 #       methods/{setting}/margins.npz, klom.tsv       one per method setting (entry or sweep point)
 #       compute_vs_klom.tsv, .png; methods.tsv, .png  that forget set's tables and figures
+#       leaderboard.tsv                               that forget set's settings, ranked
 #   results/                                          every forget set, with benchmark and forget_set columns:
-#       baselines.tsv, eval_pretrain.tsv, compute_vs_klom.tsv, .png, methods.tsv, .png, leaderboard.tsv
+#       baselines.tsv, eval_pretrain.tsv, compute_vs_klom.tsv, .png, methods.tsv, .png,
+#       leaderboard.tsv, .md
+#   <table>_p95_replicates.npy                        beside every KLOM table <table>.tsv: each row's
+#                                                     P95 bootstrap replicates (klomflow.uncertainty)
 #   logs/<rule>/..., benchmarks/<rule>/...             one per job, mirroring its output
 #   resume/<output>.pt                                a training job's state while it runs
 

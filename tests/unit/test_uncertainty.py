@@ -11,20 +11,24 @@ models on a memorised forget set). N = 100 models per side, 400 samples. The
 truth, the mean P95 over reruns, comes from 300 simulated reruns; then 100
 experiments each get an interval, and we count how often it holds the truth.
 
-Measured (seed 20261130, 100 replicates per interval, 95 % intervals):
+Measured (seed 20261130, 100 replicates per interval, 95 % intervals; the
+test runs 100 experiments per regime, the docs quote a run with 400):
 
-=======  ======  ========  ==========  ==================================
-regime   truth   covered   width/true  (interval width over 2 x 1.96 x
-                                        the true sd of the P95 over reruns)
-=======  ======  ========  ==========  ==================================
-near     FILL
-mid      FILL
-far      FILL
-=======  ======  ========  ==========  ==================================
+=======  ==========  =================  =================  ==========
+regime   truth       covered (100 exp)  covered (400 exp)  width/true
+=======  ==========  =================  =================  ==========
+near     0.660       97                 395 (98.8 %)       1.15
+mid      1.260       92                 380 (95.0 %)       1.03
+far      8.802       97                 388 (97.0 %)       1.21-1.24
+=======  ==========  =================  =================  ==========
+
+width/true: the median interval's width over 2 x 1.96 x the true sd of the
+P95 over reruns, i.e. how much wider the interval is than one that knew the
+truth's spread.
 
 The test asserts coverage of at least 90 of 100 in each regime (95 % claimed;
 90 leaves room for the binomial noise of 100 trials: a calibrated interval
-falls below it with probability 3 %) and a width at most 2.5 times the true
+falls below it with probability 3 %) and a width at most 1.5 times the true
 spread's, so that an interval wide enough to cover anything fails too.
 """
 
@@ -102,7 +106,7 @@ def test_the_interval_covers_the_mean_p95_of_reruns_as_often_as_it_claims(regime
     measured = calibration(regime)
     print(regime, measured)
     assert measured["covered"] >= 90, measured
-    assert measured["width_ratio"] <= 2.5, measured
+    assert measured["width_ratio"] <= 1.5, measured
 
 
 def _difference_calls(regime: str, experiments: int, seed: int = 7) -> dict[str, int]:
@@ -126,14 +130,14 @@ def _difference_calls(regime: str, experiments: int, seed: int = 7) -> dict[str,
 
 
 def test_two_methods_from_one_distribution_are_called_a_tie_at_least_95_percent_of_the_time():
-    """Measured (seed 7, 100 experiments, far regime on both sides): FILL."""
+    """Measured (seed 7, 100 experiments, far regime on both sides): 99 ties, 1 better."""
     calls = _difference_calls("same", 100)
     print(calls)
     assert calls["tie"] >= 90, calls
 
 
 def test_a_method_nearer_the_oracles_is_called_better():
-    """Measured (seed 7, 20 experiments, mid against far): FILL."""
+    """Measured (seed 7, 20 experiments, mid against far): 20 better."""
     calls = _difference_calls("nearer", 20)
     print(calls)
     assert calls["better"] == 20, calls
