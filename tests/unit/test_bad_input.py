@@ -16,7 +16,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from klomflow import cli
+from klomflow import cli, files
 from klomflow.easydub import EasyDUBLayout
 
 # -- the klomflow command ------------------------------------------------------------
@@ -605,3 +605,54 @@ def test_klomflow_score_counts_and_flags_degenerate_samples(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "n_degenerate\t2" in result.stdout.splitlines()
     assert result.stderr.startswith("warning: 2 samples score 0 only because")
+
+
+# == Nothing silent, second round (issue 21) ======================================
+
+# -- atomic writes keep the name they were given, whatever its suffix --------------
+
+
+def _read_npz(path):
+    with np.load(path) as data:
+        return dict(data)
+
+
+WRITERS = {
+    "npy": (
+        lambda path: files.atomic_save_npy(path, np.arange(3.0)),
+        lambda path: np.testing.assert_array_equal(np.load(path), np.arange(3.0)),
+    ),
+    "npz": (
+        lambda path: files.atomic_save_npz(path, a=np.arange(3)),
+        lambda path: np.testing.assert_array_equal(_read_npz(path)["a"], np.arange(3)),
+    ),
+    "torch": (
+        lambda path: files.atomic_torch_save(path, {"w": torch.ones(2)}),
+        lambda path: torch.equal(torch.load(path, weights_only=True)["w"], torch.ones(2)),
+    ),
+    "text": (
+        lambda path: files.atomic_write_text(path, "epoch\tklom\n"),
+        lambda path: path.read_text() == "epoch\tklom\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ["scores", "scores.out", "scores.npy.bak", ".hidden"])
+@pytest.mark.parametrize("write, check", WRITERS.values(), ids=WRITERS)
+def test_every_atomic_writer_writes_the_name_it_was_given(tmp_path, write, check, name):
+    path = tmp_path / name
+    path.write_text("what an earlier run left")
+    write(path)
+    assert check(path) is not False
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file beside it
+
+
+def test_klomflow_score_out_without_a_suffix_holds_the_scores(tmp_path):
+    np.save(tmp_path / "u.npy", ORACLE + 1)
+    np.save(tmp_path / "o.npy", ORACLE)
+    (tmp_path / "scores").write_text("what an earlier run left")
+    result = klomflow("score", "u.npy", "o.npy", "--out", "scores", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    scores = np.load(tmp_path / "scores")
+    assert scores.shape == (50,) and scores.max() > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.npy", "scores", "u.npy"]
