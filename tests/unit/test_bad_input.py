@@ -656,3 +656,50 @@ def test_klomflow_score_out_without_a_suffix_holds_the_scores(tmp_path):
     scores = np.load(tmp_path / "scores")
     assert scores.shape == (50,) and scores.max() > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.npy", "scores", "u.npy"]
+
+
+# -- the klomflow command refuses what cannot be scored -----------------------------
+
+
+def test_klomflow_score_refuses_more_bins_than_the_limit(scored_before):
+    result = klomflow(
+        "score", "a.npy", "oracle.npy", "--out", "scores.npy", "--bins", "100000000",
+        cwd=scored_before,
+    )  # fmt: skip
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        "klomflow score: error: argument --bins: 100000000 is more than 10000 "
+        "(the most bins a KLOM histogram may have) (see klomflow score --help)"
+    )
+    assert_scores_untouched(scored_before)
+
+
+def test_klomflow_score_refuses_one_model_per_side(scored_before):
+    np.save(scored_before / "one.npy", ORACLE[:1] + 1)
+    np.save(scored_before / "one_oracle.npy", ORACLE[:1])
+    result = klomflow(
+        "score", "one.npy", "one_oracle.npy", "--out", "scores.npy", cwd=scored_before
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        "klomflow: error: one.npy and one_oracle.npy hold margins of 1 model each; "
+        "KLOM compares histograms and needs at least 2 models per side"
+    )
+    assert_scores_untouched(scored_before)
+
+
+def test_the_most_bins_allowed_score_as_the_definition_does():
+    from klomflow.klom import MAX_BINS, klom_scores, klom_scores_reference
+
+    # More samples than one chunk holds at this many bins: chunking must not change a score.
+    unlearned, oracle = ORACLE[:, :12] + 0.5, ORACLE[:, :12]
+    scores = klom_scores(unlearned, oracle, bins=MAX_BINS)
+    one_by_one = [klom_scores(unlearned[:, [j]], oracle[:, [j]], bins=MAX_BINS) for j in range(12)]
+    np.testing.assert_array_equal(scores, np.concatenate(one_by_one))
+    np.testing.assert_allclose(
+        scores, klom_scores_reference(unlearned, oracle, bins=MAX_BINS), rtol=1e-12
+    )
+    with pytest.raises(ValueError, match=f"bins must be at most {MAX_BINS}, got {MAX_BINS + 1}"):
+        klom_scores(unlearned, oracle, bins=MAX_BINS + 1)
