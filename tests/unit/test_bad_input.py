@@ -703,3 +703,77 @@ def test_the_most_bins_allowed_score_as_the_definition_does():
     )
     with pytest.raises(ValueError, match=f"bins must be at most {MAX_BINS}, got {MAX_BINS + 1}"):
         klom_scores(unlearned, oracle, bins=MAX_BINS + 1)
+
+
+# -- culprits named: the file, the split, the sample ---------------------------------
+
+
+def test_margins_of_other_models_than_the_oracles_name_both(tmp_path):
+    from klomflow.easydub import ReferenceFormat
+    from klomflow.margins import EpochMargins
+    from klomflow.scoring import score_against_oracles
+
+    reference = ReferenceFormat("digits_cnn", epoch=1, n_train=10, n_val=4)
+    forget_set_file, oracle_dir = tmp_path / "forget_set_1.npy", tmp_path / "oracle"
+    reference.write_forget_set(forget_set_file, np.array([2, 5]))
+    sizes = {"retain": 8, "forget": 2, "val": 4}
+    reference.write_oracle_margins(
+        oracle_dir, {s: np.zeros((4, n), np.float32) for s, n in sizes.items()}
+    )
+    margins_file = tmp_path / "margins.npz"  # 2 models: from a run with another n_models
+    EpochMargins({s: np.zeros((1, 2, n), np.float32) for s, n in sizes.items()}, [1], [100.0]).save(
+        margins_file
+    )
+    with pytest.raises(ValueError) as error:
+        score_against_oracles(reference, margins_file, oracle_dir, forget_set_file, n_models=4)
+    assert one_line_error(error) == (
+        f"{margins_file}: retain margins of 2 models on 8 samples, but the oracles in "
+        f"{oracle_dir} are 4 models on 8 samples; KLOM needs both the same (n_models, n_samples)"
+    )
+
+
+def test_a_label_outside_the_classes_names_the_file_split_and_sample(tmp_path):
+    from klomflow.datasets import load_saved_dataset
+
+    path = tmp_path / "data.npz"
+    _dataset(path, val_labels=np.array([3, 10]))
+    with pytest.raises(ValueError) as error:
+        load_saved_dataset(path)
+    assert one_line_error(error) == (
+        f"{path}: val_labels: sample 1 has label 10, outside the classes 0..9 (1 of 2 samples)"
+    )
+
+
+@pytest.mark.parametrize(
+    "stray",
+    [
+        "forget_sets/cifar10/forget_set_abc.npy",
+        "margins/cifar10/pretrain/retain/resnet9/id_0.npy",
+        "margins/cifar10/pretrain/retain/resnet9/id_abc_epoch_23.npy",
+        "models/cifar10/pretrain/resnet9/id_1b_epoch_23.pt",
+    ],
+    ids=["forget-set", "no-epoch", "model-number", "checkpoint"],
+)
+def test_a_stray_file_in_a_dataset_directory_is_named(tmp_path, capsys, stray):
+    from conftest import easydub_hub_files, write_files
+
+    layout = EasyDUBLayout(tmp_path / "easydub", "cifar10", "resnet9", 23, n_train=60, n_val=20)
+    write_files(layout.root, easydub_hub_files(layout, 2, np.array([3, 7, 11, 40, 59])))
+    (layout.root / stray).write_bytes(b"")
+    code = cli.main(["validate-dataset", str(layout.root), "--n-train", "60", "--n-val", "20"])
+    assert code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"klomflow: error: {layout.root / stray}: a stray file, not named"), line
+
+
+def test_images_of_other_split_sizes_than_the_reference_name_their_file(tmp_path):
+    from klomflow.datasets import load_saved_dataset
+    from klomflow.easydub import ReferenceFormat
+
+    path = tmp_path / "data.npz"
+    _dataset(path)
+    with pytest.raises(ValueError) as error:
+        ReferenceFormat("digits_cnn", 1, n_train=10, n_val=4).check_images(load_saved_dataset(path))
+    assert one_line_error(error) == (
+        f"{path}: the images have 6 train and 2 val samples, but the reference set is for 10 and 4"
+    )
