@@ -777,3 +777,46 @@ def test_images_of_other_split_sizes_than_the_reference_name_their_file(tmp_path
     assert one_line_error(error) == (
         f"{path}: the images have 6 train and 2 val samples, but the reference set is for 10 and 4"
     )
+
+
+# -- config checks that know the code and the machine ------------------------------
+
+
+def test_a_method_that_is_not_a_generator_function_is_named_by_its_entry():
+    with pytest.raises(ValueError) as error:
+        checked_config(
+            {"methods": {"mine": {"method": "methods_for_tests:returns_models", "epochs": [1]}}}
+        )
+    assert one_line_error(error) == (
+        "config: methods.mine.method: methods_for_tests:returns_models is not a generator "
+        "function (it must yield the models after every epoch)"
+    )
+
+
+@pytest.mark.parametrize("revision", ["not a sha", "", "main..dev", "v1.0/", "HEAD~1"], ids=repr)
+def test_a_hub_revision_that_no_ref_can_have_is_one_line(revision):
+    with pytest.raises(ValueError) as error:
+        checked_config({"hub": {"easydub": {"repo_id": "o/r", "revision": revision}}})
+    assert one_line_error(error) == (
+        f"config: hub.easydub.revision: {revision!r} is not a branch, tag or commit name "
+        "(e.g. main, v1.0 or a 40-character commit; no spaces)"
+    )
+
+
+@pytest.mark.parametrize("revision", ["main", "v1.0", "refs/pr/1", "0123456789" * 4])
+def test_branches_tags_and_commits_are_hub_revisions(revision):
+    checked_config({"hub": {"easydub": {"repo_id": "o/r", "revision": revision}}})
+
+
+def test_the_suggested_download_command_quotes_what_it_interpolates(tmp_path):
+    import shlex
+
+    from klomflow.hub.client import download_command
+
+    hub = {"repo_id": "me/it's", "cache_dir": str(tmp_path / "my cache")}
+    command = download_command(hub, "don't;rm", ["a b.npy", "c.npy"])
+    assert command.startswith("`") and command.endswith("`")
+    assert shlex.split(command.strip("`")) == [
+        "hf", "download", "me/it's", "--repo-type", "dataset", "--revision", "don't;rm",
+        "--cache-dir", str(tmp_path / "my cache"), "a b.npy", "c.npy",
+    ]  # fmt: skip
