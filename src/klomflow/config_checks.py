@@ -208,3 +208,16 @@ def check_hub_revisions(hub: dict) -> None:
                 f"config: hub.{source}.revision: {settings['revision']!r} is not a branch, tag "
                 "or commit name (e.g. main, v1.0 or a 40-character commit; no spaces)"
             )
+
+
+def check_device(name: str) -> None:
+    """Config ``device`` is one this machine has; run where the jobs run, before any starts.
+
+    Found by the first training job instead, it would cost the outputs
+    Snakemake deletes before running the jobs a changed ``device`` re-plans.
+    """
+    from klomflow.devices import device_unavailable
+
+    reason = device_unavailable(name)
+    if reason:
+        raise ValueError(f"config: device: {reason}")

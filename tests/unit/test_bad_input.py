@@ -820,3 +820,22 @@ def test_the_suggested_download_command_quotes_what_it_interpolates(tmp_path):
         "hf", "download", "me/it's", "--repo-type", "dataset", "--revision", "don't;rm",
         "--cache-dir", str(tmp_path / "my cache"), "a b.npy", "c.npy",
     ]  # fmt: skip
+
+
+def test_device_cuda_on_a_machine_without_cuda_is_one_line_naming_the_key(monkeypatch):
+    from klomflow.config_checks import check_device
+    from klomflow.devices import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError) as error:
+        check_device("cuda")
+    assert one_line_error(error) == (
+        f"config: device: cuda, but torch {torch.__version__} finds no CUDA device on this "
+        "machine; use device: auto (CUDA where there is one, else the CPU) or cpu"
+    )
+    # A job that gets there anyway (on a cluster node without a GPU) says the same.
+    with pytest.raises(ValueError, match="^device: cuda, but torch .* finds no CUDA device"):
+        resolve_device("cuda")
+    check_device("auto")
+    check_device("cpu")
+    assert resolve_device("auto") == torch.device("cpu")

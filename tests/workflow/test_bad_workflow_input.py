@@ -289,3 +289,27 @@ def test_a_config_mistake_after_a_complete_run_deletes_nothing(tmp_path, referen
     [line] = [line for line in result.stderr.splitlines() if line.startswith("config: ")]
     assert line == "config: n_models: 4.0 is not an integer (write 4)"
     assert len(before) > 40 and outputs() == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_cuda_without_cuda_stops_before_any_job_and_deletes_nothing(tmp_path, reference_run):
+    directory = tmp_path / "run"
+    shutil.copytree(reference_run, directory, symlinks=True)
+    # A changed device re-plans every training job, whose outputs Snakemake
+    # deletes before it runs one: the check must come first.
+    write_config(directory, {**TINY_CONFIG, "device": "cuda"}, "gpu.yaml")
+    before = {p: p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()}
+    result = snakemake(directory, "results/baselines.tsv", "--configfile", "gpu.yaml")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    [line] = [line for line in output.splitlines() if line.startswith("config: ")]
+    assert line.startswith("config: device: cuda, but torch ") and line.endswith(
+        "finds no CUDA device on this machine; use device: auto (CUDA where there is one, "
+        "else the CPU) or cpu"
+    )
+    assert "Traceback" not in output
+    after = {p: p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()}
+    assert {p: t for p, t in after.items() if ".snakemake" not in p.parts} == {
+        p: t for p, t in before.items() if ".snakemake" not in p.parts
+    }
+    assert not list((directory / "logs").rglob("*gpu*"))
