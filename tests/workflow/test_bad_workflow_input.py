@@ -313,3 +313,32 @@ def test_device_cuda_without_cuda_stops_before_any_job_and_deletes_nothing(tmp_p
         p: t for p, t in before.items() if ".snakemake" not in p.parts
     }
     assert not list((directory / "logs").rglob("*gpu*"))
+
+
+CODE_CONFIG_CASES = {
+    "method-that-returns": (
+        {"methods": {"mine": {"method": "my_methods.py:f", "epochs": [1]}}},
+        "config: methods.mine.method: my_methods.py:f is not a generator function "
+        "(it must yield the models after every epoch)",
+    ),
+    "revision-with-spaces": (
+        {"hub": {"easydub": {"repo_id": "easydub/EasyDUB-dataset", "revision": "not a sha"}}},
+        "config: hub.easydub.revision: 'not a sha' is not a branch, tag or commit name",
+    ),
+    "empty-revision": (
+        {"hub": {"klom_models": {"repo_id": "royrin/KLOM-models", "revision": ""}}},
+        "config: hub.klom_models.revision: '' is not a branch, tag or commit name",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "config, message", CODE_CONFIG_CASES.values(), ids=CODE_CONFIG_CASES.keys()
+)
+def test_a_config_the_code_cannot_run_is_named_before_anything_runs(tmp_path, config, message):
+    directory = copy_workflow(tmp_path)
+    (directory / "my_methods.py").write_text("def f(models, data):\n    return models\n")
+    write_config(directory, config, "bad.yaml")
+    result = snakemake(directory, "--dry-run", "--configfile", "bad.yaml")
+    assert "Traceback" not in result.stdout + result.stderr
+    assert_stopped_before_any_job(directory, result, message)
