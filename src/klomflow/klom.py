@@ -22,9 +22,9 @@ from klomflow.margins import check_margins
 BINS = 20
 CLIP = 100.0
 EPS = 1e-5
-# The most bins a histogram may have. With N models per side at most N bins
-# hold anything (EasyDUB: N = 100); beyond this a score is all empty bins, and
-# a careless 10^8 would ask for gigabytes per sample.
+# The most bins a histogram may have. N models per side fill at most 2N bins
+# (EasyDUB: N = 100); far beyond that a score only counts empty bins, and a
+# careless 10^8 would ask for gigabytes per sample.
 MAX_BINS = 10_000
 
 # Samples scored together: small enough for the (n_models, chunk) temporaries
