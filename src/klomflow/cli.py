@@ -18,7 +18,7 @@ import klomflow
 from klomflow.easydub import validate_dataset
 from klomflow.files import atomic_save_npy, load_npy
 from klomflow.joblog import EXPECTED_ERRORS, one_line
-from klomflow.klom import BINS, CLIP, EPS, degenerate_samples, klom_scores, summarize_klom
+from klomflow.klom import BINS, CLIP, EPS, MAX_BINS, degenerate_samples, klom_scores, summarize_klom
 from klomflow.margins import check_margins
 
 
@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _integer_at_least(minimum: int):
+def _integer_at_least(minimum: int, maximum: int | None = None, why: str = ""):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -37,6 +37,8 @@ def _integer_at_least(minimum: int):
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is more than {maximum}{why}")
         return value
 
     return parse
@@ -64,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("unlearned", type=Path, help="margins of the unlearned models (.npy)")
     score.add_argument("oracle", type=Path, help="margins of the oracle models (.npy)")
     score.add_argument("--out", type=Path, help="write the per-sample scores here (.npy)")
-    score.add_argument("--bins", type=_integer_at_least(1), default=BINS, help="histogram bins")
+    score.add_argument(
+        "--bins",
+        type=_integer_at_least(1, MAX_BINS, " (the most bins a KLOM histogram may have)"),
+        default=BINS,
+        help=f"histogram bins, 1 to {MAX_BINS}",
+    )
     score.add_argument(
         "--clip", type=_positive_number, default=CLIP, help="margins are clipped to ±CLIP"
     )
@@ -101,6 +108,13 @@ def _score(args) -> int:
         raise ValueError(
             f"{args.unlearned} has shape {unlearned.shape} but {args.oracle} has {oracle.shape}; "
             "both must be (n_models, n_samples)"
+        )
+    if unlearned.shape[0] < 2:
+        # One model per side: the model that is not below the oracle sits on
+        # the last bin edge and scores 0, a meaningless "perfect" score.
+        raise ValueError(
+            f"{args.unlearned} and {args.oracle} hold margins of {unlearned.shape[0]} model each; "
+            "KLOM compares histograms and needs at least 2 models per side"
         )
     scores = klom_scores(unlearned, oracle, bins=args.bins, clip=args.clip, eps=args.eps)
     summary = summarize_klom(scores)

@@ -15,6 +15,7 @@ method entries' own parameters and sweeps (checked against each method's signatu
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import yaml
@@ -56,6 +57,7 @@ def check_config(config: dict, schema: dict) -> list[str]:
         config["training"]["batch_size"], config["benchmark"], forget_sets_of(config), sizes
     )
     check_methods(config.get("methods", {}))
+    check_hub_revisions(config.get("hub", {}))
     warnings = []
     if n_models < MIN_MODELS_FOR_KLOM:
         warnings.append(
@@ -190,3 +192,32 @@ def check_methods(methods: dict) -> None:
         method_settings(methods)
     except ValueError as error:
         raise ValueError(f"config: {error}") from None
+
+
+# What git (and so the hub) accepts as a branch or tag name, which a
+# 40-character commit also is: no spaces, control characters or ~^:?*[\, no
+# "..", "@{" or "//", not starting or ending with "/" or ".", not ".lock" at the end.
+_REVISION = re.compile(r"(?!.*(?:\.\.|@\{|//|\.lock$))(?![/.])[^\x00-\x20\x7f~^:?*\[\\]+(?<![/.])")
+
+
+def check_hub_revisions(hub: dict) -> None:
+    """Every ``hub.<source>.revision`` is a branch, tag or commit name, as the hub could have it."""
+    for source, settings in hub.items():
+        if isinstance(settings, dict) and not _REVISION.fullmatch(settings["revision"]):
+            raise ValueError(
+                f"config: hub.{source}.revision: {settings['revision']!r} is not a branch, tag "
+                "or commit name (e.g. main, v1.0 or a 40-character commit; no spaces)"
+            )
+
+
+def check_device(name: str) -> None:
+    """Config ``device`` is one this machine has; run where the jobs run, before any starts.
+
+    Found by the first training job instead, it would cost the outputs
+    Snakemake deletes before running the jobs a changed ``device`` re-plans.
+    """
+    from klomflow.devices import device_unavailable
+
+    reason = device_unavailable(name)
+    if reason:
+        raise ValueError(f"config: device: {reason}")

@@ -49,6 +49,7 @@ class ImageDataset:
     train_labels: torch.Tensor
     val_images: torch.Tensor
     val_labels: torch.Tensor
+    source: str = ""  # the file or directory they were read from, for errors to name
 
     @property
     def n_train(self) -> int:
@@ -124,9 +125,26 @@ def load_saved_dataset(path: Path) -> ImageDataset:
             )
         if not np.all(np.isfinite(images)):
             raise ValueError(f"{path}: {split}_images contain values that are not finite")
+        check_labels(labels, f"{path}: {split}_labels")
     for split in ("train", "val"):
         data[f"{split}_labels"] = data[f"{split}_labels"].astype(np.int64)
-    return ImageDataset(*(torch.from_numpy(data[k]) for k in _SAVED_SPLITS))
+    return ImageDataset(*(torch.from_numpy(data[k]) for k in _SAVED_SPLITS), source=str(path))
+
+
+# Both benchmarks' images are of 10 classes, and their models have 10 outputs.
+N_CLASSES = 10
+
+
+def check_labels(labels, source: str) -> None:
+    """ValueError naming ``source`` and the first sample whose label is not a class 0..9."""
+    labels = np.asarray(labels)
+    outside = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
+    if outside.size:
+        first = outside[0]
+        raise ValueError(
+            f"{source}: sample {first} has label {labels[first]}, outside the classes "
+            f"0..{N_CLASSES - 1} ({outside.size} of {labels.size} samples)"
+        )
 
 
 def _most_atypical(size: int):
@@ -212,6 +230,8 @@ def load_cifar10(data_dir: Path, download: bool = False) -> ImageDataset:
 
     def to_tensors(split):
         images = torch.from_numpy(split.data).permute(0, 3, 1, 2).float() / 255.0
+        name = "train" if split.train else "val (test_batch)"
+        check_labels(split.targets, f"{data_dir}/{split.base_folder}: {name} labels")
         return (images - mean) / std, torch.tensor(split.targets, dtype=torch.long)
 
-    return ImageDataset(*to_tensors(train), *to_tensors(val))
+    return ImageDataset(*to_tensors(train), *to_tensors(val), source=str(data_dir))

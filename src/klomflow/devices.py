@@ -18,15 +18,39 @@ log = logging.getLogger(__name__)
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else the CPU; otherwise the named device."""
+    """``auto`` -> CUDA when available, else the CPU; otherwise the named device.
+
+    A CUDA device this machine does not have is a ValueError naming config
+    ``device``, not torch's traceback at the first tensor moved to it.
+    """
     if name == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
+        reason = device_unavailable(name)
+        if reason:
+            raise ValueError(f"device: {reason}")
         device = torch.device(name)
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
     # The record of where the models were trained: tables' provenance cannot know it.
     log.info("device: %s -> %s%s, torch %s", name, device, gpu, torch.__version__)
     return device
+
+
+def device_unavailable(name: str) -> str | None:
+    """Why this machine cannot run device ``name`` (``cuda``, ``cuda:1``), or None if it can."""
+    if name in ("auto", "cpu"):
+        return None
+    device = torch.device(name)
+    if device.type != "cuda":
+        return None
+    if not torch.cuda.is_available():
+        return (
+            f"{name}, but torch {torch.__version__} finds no CUDA device on this machine; "
+            "use device: auto (CUDA where there is one, else the CPU) or cpu"
+        )
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        return f"{name}, but this machine has {torch.cuda.device_count()} CUDA devices"
+    return None
 
 
 @functools.cache

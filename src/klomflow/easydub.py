@@ -18,6 +18,7 @@ sample between pretrain and oracle models.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,9 @@ class ReferenceFormat:
         """ValueError if ``dataset`` (an ImageDataset) does not have these split sizes."""
         sizes = (dataset.n_train, len(dataset.val_labels))
         if sizes != (self.n_train, self.n_val):
+            where = f"{dataset.source}: " if dataset.source else ""
             raise ValueError(
-                f"the images have {sizes[0]} train and {sizes[1]} val samples, "
+                f"{where}the images have {sizes[0]} train and {sizes[1]} val samples, "
                 f"but the reference set is for {self.n_train} and {self.n_val}"
             )
 
@@ -313,7 +315,7 @@ def validate_dataset(
     report = []
     for benchmark in benchmarks:
         forget_sets = sorted(
-            int(p.stem.removeprefix("forget_set_"))
+            _numbers_in_name(p, r"forget_set_(\d+)\.npy", "forget_set_3.npy")[0]
             for p in (root / "forget_sets" / benchmark).glob("forget_set_*.npy")
         )
         pretrain = sorted((root / "margins" / benchmark / "pretrain" / "retain").glob("*/id_*.npy"))
@@ -322,7 +324,7 @@ def validate_dataset(
                 f"{root / 'margins' / benchmark / 'pretrain' / 'retain'}: no margins"
             )
         model = pretrain[0].parent.name
-        epoch = int(pretrain[0].stem.rsplit("_epoch_", 1)[1])
+        _, epoch = _numbers_in_name(pretrain[0], r"id_(\d+)_epoch_(\d+)\.npy", "id_0_epoch_23.npy")
         layout = EasyDUBLayout.for_benchmark(root, benchmark, model, epoch, n_train, n_val)
         n_pretrain = _count_models(layout.pretrain_dir("retain"), epoch)
         read_margins(layout.pretrain_dir("retain"), range(n_pretrain), epoch, (layout.n_train,))
@@ -350,11 +352,23 @@ def validate_dataset(
 
 def _count_models(directory: Path, epoch: int, suffix: str = ".npy") -> int:
     """How many models 0..n-1 have a file in ``directory``; a gap is an error naming the file."""
+    name = rf"id_(\d+)_epoch_{epoch}{re.escape(suffix)}"
     present = {
-        int(p.name.removeprefix("id_").split("_epoch_")[0])
+        _numbers_in_name(p, name, f"id_0_epoch_{epoch}{suffix}")[0]
         for p in directory.glob(f"id_*_epoch_{epoch}{suffix}")
     }
     for m in range(len(present)):
         if m not in present:
             raise FileNotFoundError(f"{directory / f'id_{m}_epoch_{epoch}{suffix}'}: file missing")
     return len(present)
+
+
+def _numbers_in_name(path: Path, pattern: str, example: str) -> tuple[int, ...]:
+    """The numbers a layout file's name holds (``pattern``'s groups); else an error naming it."""
+    match = re.fullmatch(pattern, path.name)
+    if match is None:
+        raise ValueError(
+            f"{path}: a stray file, not named like the layout's files (e.g. {example}); "
+            "move it out of the directory"
+        )
+    return tuple(int(number) for number in match.groups())

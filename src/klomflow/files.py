@@ -2,6 +2,9 @@
 
 Each writer writes a temporary file beside the target and renames it into
 place; on any error the temporary file is removed and the target untouched.
+The writers write to an open file, never to a name: ``np.save`` and
+``np.savez`` append ``.npy``/``.npz`` to a name without that suffix, which
+would leave the data in the temporary file and the target empty.
 """
 
 from __future__ import annotations
@@ -53,26 +56,33 @@ def _umask() -> int:
     return mask
 
 
+@contextlib.contextmanager
+def atomic_file(path: str | Path, mode: str = "wb") -> Iterator:
+    """An open temporary file beside ``path``; renamed to ``path``, whatever its suffix, on success."""
+    with atomic_path(path) as tmp, open(tmp, mode) as file:
+        yield file
+
+
 def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        np.save(tmp, array)
+    with atomic_file(path) as file:
+        np.save(file, array)
 
 
 def atomic_save_npz(path: str | Path, **arrays: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        np.savez(tmp, **arrays)
+    with atomic_file(path) as file:
+        np.savez(file, **arrays)
 
 
 def atomic_torch_save(path: str | Path, obj) -> None:
     import torch  # only checkpoints need it; scoring stays light
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_file(path) as file:
+        torch.save(obj, file)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+    with atomic_file(path, "w") as file:
+        file.write(text)
 
 
 def load_npy(path: str | Path) -> np.ndarray:

@@ -22,10 +22,16 @@ from klomflow.margins import check_margins
 BINS = 20
 CLIP = 100.0
 EPS = 1e-5
+# The most bins a histogram may have. N models per side fill at most 2N bins
+# (EasyDUB: N = 100); far beyond that a score only counts empty bins, and a
+# careless 10^8 would ask for gigabytes per sample.
+MAX_BINS = 10_000
 
 # Samples scored together: small enough for the (n_models, chunk) temporaries
-# to stay in cache, large enough to amortise numpy's per-call overhead.
+# to stay in cache, large enough to amortise numpy's per-call overhead. With
+# more bins, fewer samples, so that the (chunk, bins) histograms stay as small.
 _CHUNK_SAMPLES = 2048
+_CHUNK_CELLS = _CHUNK_SAMPLES * (BINS + 3)
 
 
 def klom_scores(
@@ -57,7 +63,8 @@ def klom_scores(
     """
     _check_options(bins, clip, eps)
     p, q = _as_margin_pair(unlearned, oracle)
-    chunks = [slice(s, s + _CHUNK_SAMPLES) for s in range(0, p.shape[1], _CHUNK_SAMPLES)]
+    size = max(1, min(_CHUNK_SAMPLES, _CHUNK_CELLS // (bins + 3)))
+    chunks = [slice(s, s + size) for s in range(0, p.shape[1], size)]
     with ThreadPoolExecutor(max_workers=n_threads or os.cpu_count()) as pool:
         scored = pool.map(lambda c: _klom_columns(p[:, c], q[:, c], bins, clip, eps), chunks)
         return np.concatenate(list(scored))
@@ -135,6 +142,8 @@ def _as_margin_pair(unlearned, oracle) -> tuple[np.ndarray, np.ndarray]:
 def _check_options(bins, clip, eps) -> None:
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
         raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+    if bins > MAX_BINS:
+        raise ValueError(f"bins must be at most {MAX_BINS}, got {bins}")
     for name, value in (("clip", clip), ("eps", eps)):
         if not (np.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a finite number > 0, got {value!r}")

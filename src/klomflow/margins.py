@@ -109,6 +109,22 @@ class EpochMargins:
             check_margins(margins, f"{path}: {split} margins")
         return cls({split: data[split] for split in SPLITS}, epochs.tolist(), compute_pct.tolist())
 
+    def check_fits(self, oracle: dict[str, np.ndarray], source: str, oracle_source: str) -> None:
+        """ValueError naming both files unless every split's models and samples match the oracles'.
+
+        ``source`` names these margins, ``oracle_source`` where ``oracle``
+        (``split -> (n_models, n_samples)``) came from.
+        """
+        for split, margins in self.margins.items():
+            if margins.shape[1:] != oracle[split].shape:
+                n, k = margins.shape[1:]
+                raise ValueError(
+                    f"{source}: {split} margins of {n} models on {k} samples, but the oracles "
+                    f"in {oracle_source} are {oracle[split].shape[0]} models on "
+                    f"{oracle[split].shape[1]} samples; KLOM needs both the same "
+                    "(n_models, n_samples)"
+                )
+
 
 def check_margins(margins: np.ndarray, source: str) -> None:
     """ValueError naming ``source`` unless ``margins`` are floats and all finite."""

@@ -169,7 +169,9 @@ def score_against_oracles(
     """:func:`score_epochs` of a margins file (a retraining cell's, a method's) against oracles 0..N-1."""
     forget_set = reference.read_forget_set(forget_set_file)
     oracle = reference.read_oracle_margins(oracle_dir, forget_set, range(n_models))
-    return score_epochs(EpochMargins.load(margins_file), oracle, n_threads=n_threads)
+    recorded = EpochMargins.load(margins_file)
+    recorded.check_fits(oracle, str(margins_file), str(oracle_dir))
+    return score_epochs(recorded, oracle, n_threads=n_threads)
 
 
 def score_baselines(

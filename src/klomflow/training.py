@@ -276,11 +276,13 @@ def train_models(
             for epoch in epochs:
                 loss = trainer.train_epoch(stop=stopping.is_set)
                 if loss is None:
-                    resume.save(trainer.state_dict(), recorded)
+                    saved = resume.save(trainer.state_dict(), recorded)
                     log.warning(
-                        "SIGTERM: stopped after %s; state saved to %s, run again to resume",
+                        "SIGTERM: stopped after %s; %s",
                         _position(trainer, recipe),
-                        resume,
+                        f"state saved to {resume}, run again to resume"
+                        if saved
+                        else "no state saved, a new run starts from epoch 1",
                     )
                     raise SystemExit(SIGTERM_EXIT_STATUS)
                 log.info("epoch %d/%d: mean training loss %.4f", epoch, recipe.epochs, loss)

@@ -16,7 +16,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from klomflow import cli
+from klomflow import cli, files
 from klomflow.easydub import EasyDUBLayout
 
 # -- the klomflow command ------------------------------------------------------------
@@ -605,3 +605,237 @@ def test_klomflow_score_counts_and_flags_degenerate_samples(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "n_degenerate\t2" in result.stdout.splitlines()
     assert result.stderr.startswith("warning: 2 samples score 0 only because")
+
+
+# == Nothing silent, second round (issue 21) ======================================
+
+# -- atomic writes keep the name they were given, whatever its suffix --------------
+
+
+def _read_npz(path):
+    with np.load(path) as data:
+        return dict(data)
+
+
+WRITERS = {
+    "npy": (
+        lambda path: files.atomic_save_npy(path, np.arange(3.0)),
+        lambda path: np.testing.assert_array_equal(np.load(path), np.arange(3.0)),
+    ),
+    "npz": (
+        lambda path: files.atomic_save_npz(path, a=np.arange(3)),
+        lambda path: np.testing.assert_array_equal(_read_npz(path)["a"], np.arange(3)),
+    ),
+    "torch": (
+        lambda path: files.atomic_torch_save(path, {"w": torch.ones(2)}),
+        lambda path: torch.equal(torch.load(path, weights_only=True)["w"], torch.ones(2)),
+    ),
+    "text": (
+        lambda path: files.atomic_write_text(path, "epoch\tklom\n"),
+        lambda path: path.read_text() == "epoch\tklom\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ["scores", "scores.out", "scores.npy.bak", ".hidden"])
+@pytest.mark.parametrize("write, check", WRITERS.values(), ids=WRITERS)
+def test_every_atomic_writer_writes_the_name_it_was_given(tmp_path, write, check, name):
+    path = tmp_path / name
+    path.write_text("what an earlier run left")
+    write(path)
+    assert check(path) is not False
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file beside it
+
+
+def test_klomflow_score_out_without_a_suffix_holds_the_scores(tmp_path):
+    np.save(tmp_path / "u.npy", ORACLE + 1)
+    np.save(tmp_path / "o.npy", ORACLE)
+    (tmp_path / "scores").write_text("what an earlier run left")
+    result = klomflow("score", "u.npy", "o.npy", "--out", "scores", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    scores = np.load(tmp_path / "scores")
+    assert scores.shape == (50,) and scores.max() > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.npy", "scores", "u.npy"]
+
+
+# -- the klomflow command refuses what cannot be scored -----------------------------
+
+
+def test_klomflow_score_refuses_more_bins_than_the_limit(scored_before):
+    result = klomflow(
+        "score", "a.npy", "oracle.npy", "--out", "scores.npy", "--bins", "100000000",
+        cwd=scored_before,
+    )  # fmt: skip
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        "klomflow score: error: argument --bins: 100000000 is more than 10000 "
+        "(the most bins a KLOM histogram may have) (see klomflow score --help)"
+    )
+    assert_scores_untouched(scored_before)
+
+
+def test_klomflow_score_refuses_one_model_per_side(scored_before):
+    np.save(scored_before / "one.npy", ORACLE[:1] + 1)
+    np.save(scored_before / "one_oracle.npy", ORACLE[:1])
+    result = klomflow(
+        "score", "one.npy", "one_oracle.npy", "--out", "scores.npy", cwd=scored_before
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        "klomflow: error: one.npy and one_oracle.npy hold margins of 1 model each; "
+        "KLOM compares histograms and needs at least 2 models per side"
+    )
+    assert_scores_untouched(scored_before)
+
+
+def test_the_most_bins_allowed_score_as_the_definition_does():
+    from klomflow.klom import MAX_BINS, klom_scores, klom_scores_reference
+
+    # More samples than one chunk holds at this many bins: chunking must not change a score.
+    unlearned, oracle = ORACLE[:, :12] + 0.5, ORACLE[:, :12]
+    scores = klom_scores(unlearned, oracle, bins=MAX_BINS)
+    one_by_one = [klom_scores(unlearned[:, [j]], oracle[:, [j]], bins=MAX_BINS) for j in range(12)]
+    np.testing.assert_array_equal(scores, np.concatenate(one_by_one))
+    np.testing.assert_allclose(
+        scores, klom_scores_reference(unlearned, oracle, bins=MAX_BINS), rtol=1e-12
+    )
+    with pytest.raises(ValueError, match=f"bins must be at most {MAX_BINS}, got {MAX_BINS + 1}"):
+        klom_scores(unlearned, oracle, bins=MAX_BINS + 1)
+
+
+# -- culprits named: the file, the split, the sample ---------------------------------
+
+
+def test_margins_of_other_models_than_the_oracles_name_both(tmp_path):
+    from klomflow.easydub import ReferenceFormat
+    from klomflow.margins import EpochMargins
+    from klomflow.scoring import score_against_oracles
+
+    reference = ReferenceFormat("digits_cnn", epoch=1, n_train=10, n_val=4)
+    forget_set_file, oracle_dir = tmp_path / "forget_set_1.npy", tmp_path / "oracle"
+    reference.write_forget_set(forget_set_file, np.array([2, 5]))
+    sizes = {"retain": 8, "forget": 2, "val": 4}
+    reference.write_oracle_margins(
+        oracle_dir, {s: np.zeros((4, n), np.float32) for s, n in sizes.items()}
+    )
+    margins_file = tmp_path / "margins.npz"  # 2 models: from a run with another n_models
+    EpochMargins({s: np.zeros((1, 2, n), np.float32) for s, n in sizes.items()}, [1], [100.0]).save(
+        margins_file
+    )
+    with pytest.raises(ValueError) as error:
+        score_against_oracles(reference, margins_file, oracle_dir, forget_set_file, n_models=4)
+    assert one_line_error(error) == (
+        f"{margins_file}: retain margins of 2 models on 8 samples, but the oracles in "
+        f"{oracle_dir} are 4 models on 8 samples; KLOM needs both the same (n_models, n_samples)"
+    )
+
+
+def test_a_label_outside_the_classes_names_the_file_split_and_sample(tmp_path):
+    from klomflow.datasets import load_saved_dataset
+
+    path = tmp_path / "data.npz"
+    _dataset(path, val_labels=np.array([3, 10]))
+    with pytest.raises(ValueError) as error:
+        load_saved_dataset(path)
+    assert one_line_error(error) == (
+        f"{path}: val_labels: sample 1 has label 10, outside the classes 0..9 (1 of 2 samples)"
+    )
+
+
+@pytest.mark.parametrize(
+    "stray",
+    [
+        "forget_sets/cifar10/forget_set_abc.npy",
+        "margins/cifar10/pretrain/retain/resnet9/id_0.npy",
+        "margins/cifar10/pretrain/retain/resnet9/id_abc_epoch_23.npy",
+        "models/cifar10/pretrain/resnet9/id_1b_epoch_23.pt",
+    ],
+    ids=["forget-set", "no-epoch", "model-number", "checkpoint"],
+)
+def test_a_stray_file_in_a_dataset_directory_is_named(tmp_path, capsys, stray):
+    from conftest import easydub_hub_files, write_files
+
+    layout = EasyDUBLayout(tmp_path / "easydub", "cifar10", "resnet9", 23, n_train=60, n_val=20)
+    write_files(layout.root, easydub_hub_files(layout, 2, np.array([3, 7, 11, 40, 59])))
+    (layout.root / stray).write_bytes(b"")
+    code = cli.main(["validate-dataset", str(layout.root), "--n-train", "60", "--n-val", "20"])
+    assert code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"klomflow: error: {layout.root / stray}: a stray file, not named"), line
+
+
+def test_images_of_other_split_sizes_than_the_reference_name_their_file(tmp_path):
+    from klomflow.datasets import load_saved_dataset
+    from klomflow.easydub import ReferenceFormat
+
+    path = tmp_path / "data.npz"
+    _dataset(path)
+    with pytest.raises(ValueError) as error:
+        ReferenceFormat("digits_cnn", 1, n_train=10, n_val=4).check_images(load_saved_dataset(path))
+    assert one_line_error(error) == (
+        f"{path}: the images have 6 train and 2 val samples, but the reference set is for 10 and 4"
+    )
+
+
+# -- config checks that know the code and the machine ------------------------------
+
+
+def test_a_method_that_is_not_a_generator_function_is_named_by_its_entry():
+    with pytest.raises(ValueError) as error:
+        checked_config(
+            {"methods": {"mine": {"method": "methods_for_tests:returns_models", "epochs": [1]}}}
+        )
+    assert one_line_error(error) == (
+        "config: methods.mine.method: methods_for_tests:returns_models is not a generator "
+        "function (it must yield the models after every epoch)"
+    )
+
+
+@pytest.mark.parametrize("revision", ["not a sha", "", "main..dev", "v1.0/", "HEAD~1"], ids=repr)
+def test_a_hub_revision_that_no_ref_can_have_is_one_line(revision):
+    with pytest.raises(ValueError) as error:
+        checked_config({"hub": {"easydub": {"repo_id": "o/r", "revision": revision}}})
+    assert one_line_error(error) == (
+        f"config: hub.easydub.revision: {revision!r} is not a branch, tag or commit name "
+        "(e.g. main, v1.0 or a 40-character commit; no spaces)"
+    )
+
+
+@pytest.mark.parametrize("revision", ["main", "v1.0", "refs/pr/1", "0123456789" * 4])
+def test_branches_tags_and_commits_are_hub_revisions(revision):
+    checked_config({"hub": {"easydub": {"repo_id": "o/r", "revision": revision}}})
+
+
+def test_the_suggested_download_command_quotes_what_it_interpolates(tmp_path):
+    import shlex
+
+    from klomflow.hub.client import download_command
+
+    hub = {"repo_id": "me/it's", "cache_dir": str(tmp_path / "my cache")}
+    command = download_command(hub, "don't;rm", ["a b.npy", "c.npy"])
+    assert command.startswith("`") and command.endswith("`")
+    assert shlex.split(command.strip("`")) == [
+        "hf", "download", "me/it's", "--repo-type", "dataset", "--revision", "don't;rm",
+        "--cache-dir", str(tmp_path / "my cache"), "a b.npy", "c.npy",
+    ]  # fmt: skip
+
+
+def test_device_cuda_on_a_machine_without_cuda_is_one_line_naming_the_key(monkeypatch):
+    from klomflow.config_checks import check_device
+    from klomflow.devices import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError) as error:
+        check_device("cuda")
+    assert one_line_error(error) == (
+        f"config: device: cuda, but torch {torch.__version__} finds no CUDA device on this "
+        "machine; use device: auto (CUDA where there is one, else the CPU) or cpu"
+    )
+    # A job that gets there anyway (on a cluster node without a GPU) says the same.
+    with pytest.raises(ValueError, match="^device: cuda, but torch .* finds no CUDA device"):
+        resolve_device("cuda")
+    check_device("auto")
+    check_device("cpu")
+    assert resolve_device("auto") == torch.device("cpu")

@@ -11,6 +11,7 @@ import torch
 from conftest import TINY_RECIPE
 
 from klomflow import training
+from klomflow.resume import read_checked, write_checked
 from klomflow.stacking import ModelStack
 from klomflow.training import Trainer, TrainingRecipe, train_models
 
@@ -250,15 +251,15 @@ def _not_a_torch_file(path):
 
 
 def _drop_a_key(path):
-    state = torch.load(path, weights_only=True)
+    state = read_checked(path)
     del state["trainer"]["noise"]
-    torch.save(state, path)
+    write_checked(path, state)
 
 
 def _drop_the_margins_of_a_split(path):
-    state = torch.load(path, weights_only=True)
+    state = read_checked(path)
     state["margins"] = {}
-    torch.save(state, path)
+    write_checked(path, state)
 
 
 @pytest.mark.parametrize(
@@ -324,3 +325,64 @@ def test_a_completed_run_removes_the_partial_resume_file_a_kill_mid_write_left(d
     partial.write_bytes(b"half a resume file")
     train(data, resume_file=resume)
     assert list(tmp_path.iterdir()) == []
+
+
+def _zero_400_bytes_inside(path):
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle - 200 : middle + 200] = bytes(400)
+    path.write_bytes(bytes(data))
+
+
+def test_a_resume_file_corrupted_inside_is_removed_and_the_run_starts_over(
+    data, tmp_path, monkeypatch, caplog
+):
+    recipe = dataclasses.replace(RECIPE, epochs=3)
+    resume = tmp_path / "run.pt"
+    _stopped_run(data, resume, monkeypatch, recipe=recipe)
+    # The bytes zeroed lie inside a tensor: torch alone would load them.
+    _zero_400_bytes_inside(resume)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="klomflow.training"):
+        run = train_models("digits_cnn", data, recipe, **_args(data), resume_file=resume)
+    assert _warnings(caplog) == [
+        f"{resume}: corrupt (its SHA-256 checksum does not match its contents); "
+        "removed, starting from epoch 1"
+    ]
+    assert "resuming" not in caplog.text
+    uninterrupted = train_models("digits_cnn", data, recipe, **_args(data))
+    np.testing.assert_array_equal(run.margins["train"], uninterrupted.margins["train"])
+    assert not resume.exists()
+
+
+def test_a_resume_path_that_is_a_directory_never_fails_the_run(data, tmp_path, monkeypatch, caplog):
+    resume = tmp_path / "run.pt"
+    (resume / "kept").mkdir(parents=True)  # someone's directory: left as it is
+    caplog.clear()
+    with monkeypatch.context() as patch, caplog.at_level(logging.INFO, "klomflow.training"):
+        _send_sigterm_at_step(10, patch)
+        with pytest.raises(SystemExit) as stopped:
+            train(data, resume_file=resume)
+    assert stopped.value.code == 143
+    assert _warnings(caplog)[0] == (
+        f"{resume}: a directory, not a file; this run keeps no resume state "
+        "(a stopped run starts over)"
+    )
+    assert "no state saved, a new run starts from epoch 1" in _warnings(caplog)[1]
+    caplog.clear()
+    run = train(data, resume_file=resume)
+    assert len(_warnings(caplog)) == 1
+    np.testing.assert_array_equal(run.margins["train"], train(data).margins["train"])
+    assert (resume / "kept").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt"]
+
+
+def test_a_resume_file_that_cannot_be_written_never_fails_the_run(data, tmp_path, caplog):
+    blocker = tmp_path / "resume"
+    blocker.write_text("a file where the resume directory should be")
+    resume = blocker / "run.pt"
+    run = train(data, resume_file=resume)
+    [warning] = _warnings(caplog)
+    assert warning.startswith(f"{resume}: cannot be written (")
+    assert warning.endswith("this run keeps no resume state (a stopped run starts over)")
+    np.testing.assert_array_equal(run.margins["train"], train(data).margins["train"])

@@ -289,3 +289,56 @@ def test_a_config_mistake_after_a_complete_run_deletes_nothing(tmp_path, referen
     [line] = [line for line in result.stderr.splitlines() if line.startswith("config: ")]
     assert line == "config: n_models: 4.0 is not an integer (write 4)"
     assert len(before) > 40 and outputs() == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_cuda_without_cuda_stops_before_any_job_and_deletes_nothing(tmp_path, reference_run):
+    directory = tmp_path / "run"
+    shutil.copytree(reference_run, directory, symlinks=True)
+    # A changed device re-plans every training job, whose outputs Snakemake
+    # deletes before it runs one: the check must come first.
+    write_config(directory, {**TINY_CONFIG, "device": "cuda"}, "gpu.yaml")
+    before = {p: p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()}
+    result = snakemake(directory, "results/baselines.tsv", "--configfile", "gpu.yaml")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    [line] = [line for line in output.splitlines() if line.startswith("config: ")]
+    assert line.startswith("config: device: cuda, but torch ") and line.endswith(
+        "finds no CUDA device on this machine; use device: auto (CUDA where there is one, "
+        "else the CPU) or cpu"
+    )
+    assert "Traceback" not in output
+    after = {p: p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()}
+    assert {p: t for p, t in after.items() if ".snakemake" not in p.parts} == {
+        p: t for p, t in before.items() if ".snakemake" not in p.parts
+    }
+    assert not list((directory / "logs").rglob("*gpu*"))
+
+
+CODE_CONFIG_CASES = {
+    "method-that-returns": (
+        {"methods": {"mine": {"method": "my_methods.py:f", "epochs": [1]}}},
+        "config: methods.mine.method: my_methods.py:f is not a generator function "
+        "(it must yield the models after every epoch)",
+    ),
+    "revision-with-spaces": (
+        {"hub": {"easydub": {"repo_id": "easydub/EasyDUB-dataset", "revision": "not a sha"}}},
+        "config: hub.easydub.revision: 'not a sha' is not a branch, tag or commit name",
+    ),
+    "empty-revision": (
+        {"hub": {"klom_models": {"repo_id": "royrin/KLOM-models", "revision": ""}}},
+        "config: hub.klom_models.revision: '' is not a branch, tag or commit name",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "config, message", CODE_CONFIG_CASES.values(), ids=CODE_CONFIG_CASES.keys()
+)
+def test_a_config_the_code_cannot_run_is_named_before_anything_runs(tmp_path, config, message):
+    directory = copy_workflow(tmp_path)
+    (directory / "my_methods.py").write_text("def f(models, data):\n    return models\n")
+    write_config(directory, config, "bad.yaml")
+    result = snakemake(directory, "--dry-run", "--configfile", "bad.yaml")
+    assert "Traceback" not in result.stdout + result.stderr
+    assert_stopped_before_any_job(directory, result, message)

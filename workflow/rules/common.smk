@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from klomflow.benchmarks import get_benchmark
-from klomflow.config_checks import check_config, noise_label
+from klomflow.config_checks import check_config, check_device, noise_label
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import HUB_FILE_EPOCH, check_model_count, source
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
@@ -77,6 +77,17 @@ try:
 except ValueError as error:
     raise WorkflowError(str(error)) from None
 METHOD_SETTINGS = method_settings(config["methods"])
+
+
+onstart:
+    # Once the jobs are planned, before the first runs (and before Snakemake
+    # deletes the outputs it will replace). Only where the jobs run on this
+    # machine: a cluster's run on its GPU nodes, and check the device there.
+    if workflow.local_exec:
+        try:
+            check_device(config["device"])
+        except ValueError as error:
+            raise WorkflowError(str(error)) from None
 
 
 wildcard_constraints:

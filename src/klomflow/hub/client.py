@@ -244,9 +244,10 @@ def download_command(hub: dict, revision: str, files: list[str], include: bool =
     than a few files goes to ``hub["file_list"]`` (one per line), when given,
     and the command reads it.
     """
+    # Every value is quoted: the command must work when copied, whatever config holds.
     command = (
-        f"hf download {hub['repo_id']} --repo-type dataset --revision {revision} "
-        f"--cache-dir {shlex.quote(str(hub['cache_dir']))}"
+        f"hf download {shlex.quote(hub['repo_id'])} --repo-type dataset "
+        f"--revision {shlex.quote(revision)} --cache-dir {shlex.quote(str(hub['cache_dir']))}"
     )
     if include:
         return "`" + command + "".join(f" --include {shlex.quote(p)}" for p in files) + "`"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import inspect
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,6 +34,19 @@ def resolve_method(name: str, entry: str = "method") -> Callable[..., Iterator[M
     if not callable(method):
         raise ValueError(f"{entry}: module {module_name!r} has no function {function_name!r}")
     return method
+
+
+def check_generator_function(method: Callable, name: str, key: str = "method") -> None:
+    """ValueError naming config ``key`` unless ``method`` is a generator function.
+
+    The runner takes the models the method yields after each epoch; a
+    function that returns them instead would fail only inside the job.
+    """
+    if not inspect.isgeneratorfunction(inspect.unwrap(method)):
+        raise ValueError(
+            f"{key}: {name} is not a generator function (it must yield the models after "
+            "every epoch)"
+        )
 
 
 # Once per process: the workflow checks the config's methods and then expands

@@ -12,7 +12,7 @@ import itertools
 import re
 
 from klomflow.unlearning.parameters import check_parameters
-from klomflow.unlearning.registry import resolve_method
+from klomflow.unlearning.registry import check_generator_function, resolve_method
 
 # The keys of a config entry, and of a setting expanded from it (entry,
 # swept), that are not the method's own parameters.
@@ -23,6 +23,7 @@ def check_method_entry(name: str, entry: dict, partial: bool = False):
     """The method of config entry ``methods.<name>``, its parameters checked; ValueError naming the entry."""
     label = f"methods.{name}"
     method = resolve_method(entry["method"], label)
+    check_generator_function(method, entry["method"], f"{label}.method")
     check_parameters(method, setting_parameters(entry), label, partial)
     return method
 
