@@ -20,6 +20,7 @@ from klomflow.files import atomic_save_npy, load_npy
 from klomflow.joblog import EXPECTED_ERRORS, one_line
 from klomflow.klom import BINS, CLIP, EPS, MAX_BINS, degenerate_samples, klom_scores, summarize_klom
 from klomflow.margins import check_margins
+from klomflow.uncertainty import klom_p95_interval
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,6 +120,10 @@ def _score(args) -> int:
     scores = klom_scores(unlearned, oracle, bins=args.bins, clip=args.clip, eps=args.eps)
     summary = summarize_klom(scores)
     degenerate = degenerate_samples(unlearned, oracle, clip=args.clip)
+    if (args.bins, args.clip, args.eps) == (BINS, CLIP, EPS):
+        # The replicates score with the reference options; other options have no interval.
+        low, high = klom_p95_interval(unlearned, oracle)
+        summary |= {"klom_p95_low": low, "klom_p95_high": high}
     print(f"samples {scores.size}, models {unlearned.shape[0]}")
     for name, value in summary.items():
         print(f"{name}\t{value:.6g}")

@@ -42,6 +42,8 @@ def test_score_prints_the_summary_and_writes_the_scores(margins):
     np.testing.assert_array_equal(np.load(directory / "scores.npy"), expected)
     p95 = klomflow.summarize_klom(expected)["klom_p95"]
     assert f"klom_p95\t{p95:.6g}" in result.stdout
+    low, high = klomflow.klom_p95_interval(unlearned, oracle)
+    assert f"klom_p95_low\t{low:.6g}\nklom_p95_high\t{high:.6g}" in result.stdout
 
 
 @pytest.fixture
