@@ -14,7 +14,7 @@ import pytest
 from klomflow.leaderboard import LEADERBOARD_COLUMNS, leaderboard, markdown
 from klomflow.scoring import summarize_split
 from klomflow.splits import SPLITS
-from klomflow.uncertainty import HELD_OUT_ORACLES, MODELS, ORACLES, Replicates
+from klomflow.uncertainty import HELD_OUT_ORACLES, MODELS, N_REPLICATES, ORACLES, Replicates
 
 N = 40
 N_SAMPLES = {"retain": 200, "forget": 50, "val": 100}
@@ -154,7 +154,7 @@ def test_a_setting_diverged_on_one_forget_set_is_listed_last_and_never_ranked():
     baselines, methods = _experiment(1, {"good": CANDIDATES["good"], "bad": CANDIDATES["half"]})
     for r in methods:
         if r["setting"] == "bad" and r["forget_set"] == 2:
-            r.update(status="diverged", klom_p95=None, p95_replicates=np.full(100, np.nan))
+            r.update(status="diverged", klom_p95=None, p95_replicates=np.full(N_REPLICATES, np.nan))
     rows = leaderboard(methods, baselines, [])
     assert rows[-1]["setting"] == "bad" and rows[-1]["status"] == "diverged"
     assert rows[-1]["rank"] is None and rows[-1]["score"] is None
