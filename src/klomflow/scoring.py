@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from klomflow.klom import degenerate_samples, klom_scores, summarize_klom
 from klomflow.margins import EpochMargins
 from klomflow.progress import progress
 from klomflow.splits import SPLITS
+from klomflow.tables import read_tsv
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,25 @@ METHOD_COLUMNS = [
 ]
 PRETRAIN_COLUMNS = [*FORGET_SET_COLUMNS, "split", "n_models", "klom_p95", "n_degenerate"]
 
+# What the cells of the tables above hold, for reading them back
+# (read_scores): these columns hold words (one of the listed values, where
+# there is a list), INTEGER_COLUMNS whole numbers, and every other column a
+# finite number. The rows of a run that diverged carry only the numbers of
+# KEY_NUMBER_COLUMNS, which say which row it is; the rest were never measured.
+# A column added to the lists above is checked as a measured number.
+STATUSES = ("ok", "diverged")
+WORD_COLUMNS = {
+    "benchmark": None,
+    "baseline": ("pretrain", "oracle_floor"),
+    "method": None,
+    "setting": None,
+    "params": None,
+    "split": SPLITS,
+    "status": STATUSES,
+}
+INTEGER_COLUMNS = ("forget_set", "seed", "epoch", "n_models", "n_degenerate")
+KEY_NUMBER_COLUMNS = ("forget_set", "noise", "seed", "epoch", "n_models")
+
 
 def score_epochs(
     recorded: EpochMargins, oracle: dict[str, np.ndarray], n_threads: int | None = None
@@ -68,7 +89,12 @@ def score_epochs(
     if recorded.diverged is not None:
         log.warning("not scored: %s", recorded.diverged)
         return [
-            {**dict.fromkeys(EPOCH_COLUMNS), "epoch": epoch, "split": split, "status": "diverged"}
+            {
+                **dict.fromkeys(EPOCH_COLUMNS),
+                "epoch": epoch,
+                "split": split,
+                "status": "diverged",
+            }
             for epoch in recorded.epochs
             for split in SPLITS
         ]
@@ -150,6 +176,45 @@ def score_baselines(
                 }
             )
     return rows
+
+
+def read_scores(path: str | Path, columns: list[str]) -> list[dict[str, str]]:
+    """A table of KLOM scores read back (a cell's ``klom.tsv``, a gathered table), checked.
+
+    It must have ``columns`` (one of the lists above, or part of one), and
+    every cell of them must hold what WORD_COLUMNS, INTEGER_COLUMNS and
+    KEY_NUMBER_COLUMNS say; otherwise one ValueError names the file, line and
+    column, before any figure or table is made of it.
+    """
+    rows = read_tsv(path, columns)
+    # The status first: it says whether the row's measured cells hold numbers.
+    ordered = sorted(columns, key=lambda column: column != "status")
+    for line, row in enumerate(rows, start=2):
+        for column in ordered:
+            problem = _cell_problem(column, row[column], row.get("status", "ok"))
+            if problem:
+                raise ValueError(f"{path}: line {line}, column {column}: {problem}")
+    return rows
+
+
+def _cell_problem(column: str, text: str, status: str) -> str | None:
+    """What is wrong with the cell ``text`` of ``column`` in a row of ``status``, if anything."""
+    if column in WORD_COLUMNS:
+        allowed = WORD_COLUMNS[column]
+        if allowed is not None and text not in allowed:
+            return f"{text!r} is not one of {', '.join(allowed)}"
+        return None
+    if status == "diverged" and column not in KEY_NUMBER_COLUMNS:
+        return None  # never measured
+    if not text:
+        return "empty, expected a number"
+    try:
+        value = int(text) if column in INTEGER_COLUMNS else float(text)
+    except ValueError:
+        return f"{text!r} is not {'a whole' if column in INTEGER_COLUMNS else 'a'} number"
+    if not math.isfinite(value):
+        return f"{text} is not a finite number"
+    return None
 
 
 def scored(rows: list[dict]) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from klomflow.files import atomic_write_text
@@ -78,13 +79,25 @@ def concatenate_tables(
     columns: list[str],
     labels: list[dict] | None = None,
     provenance: dict | None = None,
+    read: Callable[[str | Path, list[str]], list[dict]] = read_tsv,
 ) -> None:
     """Write the rows of the tables at ``paths``, in order, as one table at ``path``.
 
-    ``labels[i]``, if given, adds columns to every row of table ``i``.
+    ``labels[i]``, if given, adds columns to every row of table ``i``. Each
+    table is read by ``read(path, its columns)`` (``columns`` less those its
+    label adds), which may check its cells too; all are read before anything
+    is written, so a bad one leaves ``path`` as it was.
     """
-    tables = [read_tsv(p) for p in paths]
-    rows = label_rows(tables, labels) if labels is not None else [r for t in tables for r in t]
+    if labels is None:
+        tables = [read(p, columns) for p in paths]
+        rows = [r for t in tables for r in t]
+    else:
+        if len(paths) != len(labels):
+            raise ValueError(f"{len(paths)} tables for {len(labels)} labels")
+        tables = [
+            read(p, [c for c in columns if c not in label]) for p, label in zip(paths, labels)
+        ]
+        rows = label_rows(tables, labels)
     write_tsv(path, rows, columns, provenance)
 
 

@@ -4,12 +4,13 @@ log_to(snakemake.log[0])
 
 from klomflow.leaderboard import LEADERBOARD_COLUMNS, leaderboard
 from klomflow.provenance import provenance
-from klomflow.tables import read_tsv, write_tsv
+from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS, read_scores
+from klomflow.tables import write_tsv
 
 rows = leaderboard(
-    read_tsv(snakemake.input.methods),
-    read_tsv(snakemake.input.baselines),
-    read_tsv(snakemake.input.curves),
+    read_scores(snakemake.input.methods, METHOD_COLUMNS),
+    read_scores(snakemake.input.baselines, BASELINE_COLUMNS),
+    read_scores(snakemake.input.curves, GRID_COLUMNS),
 )
 record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
 write_tsv(snakemake.output.table, rows, LEADERBOARD_COLUMNS, provenance=record)
