@@ -39,3 +39,15 @@ def annotated(models, data, *, strength: float, steps: int = 1):
     """Annotated but without ranges: types are checked, values not."""
     while True:
         yield models
+
+
+def poisons_from(models, data, *, diverge_at: int = 2):
+    """Leaves the models as they are before epoch ``diverge_at``, then makes every weight NaN:
+    a run that diverges after epochs it recorded finite."""
+    epoch = 1
+    while True:
+        if epoch >= diverge_at:
+            for p in models.parameters():
+                p.data.fill_(float("nan"))
+        yield models
+        epoch += 1

@@ -80,46 +80,44 @@ def score_epochs(
     """KLOM of models recorded after several epochs, one row per (epoch, split).
 
     ``oracle[split]`` is ``(N, n_samples)``. Accuracy is the share of
-    (model, sample) pairs with a positive margin. A run that diverged gets
-    one row per (epoch, split) with status ``diverged`` and no numbers.
+    (model, sample) pairs with a positive margin. A run that diverged is
+    scored on the epochs it recorded finite before, and gets one row per
+    (later epoch, split) with status ``diverged`` and no numbers.
     """
     log.info(
         "scoring from the first epoch (scoring keeps no resume state: a stopped run starts over)"
     )
+    rows = []
+    if recorded.compute_pct:
+        epochs = progress(
+            enumerate(zip(recorded.finite_epochs, recorded.compute_pct)),
+            total=len(recorded.finite_epochs),
+            desc=f"KLOM of {recorded.margins['retain'].shape[1]} models",
+            unit="epoch",
+        )
+        for i, (epoch, pct) in epochs:
+            for split in SPLITS:
+                margins = recorded.margins[split][i]
+                scores = klom_scores(margins, oracle[split], n_threads=n_threads)
+                rows.append(
+                    {
+                        "epoch": epoch,
+                        "compute_pct": pct,
+                        "split": split,
+                        "status": "ok",
+                        **summarize_klom(scores),
+                        "n_degenerate": count_degenerate(margins, oracle[split]),
+                        "accuracy": float(np.mean(margins > 0)),
+                    }
+                )
     if recorded.diverged is not None:
-        log.warning("not scored: %s", recorded.diverged)
-        return [
-            {
-                **dict.fromkeys(EPOCH_COLUMNS),
-                "epoch": epoch,
-                "split": split,
-                "status": "diverged",
-            }
-            for epoch in recorded.epochs
+        epochs = ", ".join(map(str, recorded.diverged_epochs))
+        log.warning("epochs %s not scored: %s", epochs, recorded.diverged)
+        rows += [
+            {**dict.fromkeys(EPOCH_COLUMNS), "epoch": epoch, "split": split, "status": "diverged"}
+            for epoch in recorded.diverged_epochs
             for split in SPLITS
         ]
-    rows = []
-    epochs = progress(
-        enumerate(zip(recorded.epochs, recorded.compute_pct)),
-        total=len(recorded.epochs),
-        desc=f"KLOM of {recorded.margins['retain'].shape[1]} models",
-        unit="epoch",
-    )
-    for i, (epoch, pct) in epochs:
-        for split in SPLITS:
-            margins = recorded.margins[split][i]
-            scores = klom_scores(margins, oracle[split], n_threads=n_threads)
-            rows.append(
-                {
-                    "epoch": epoch,
-                    "compute_pct": pct,
-                    "split": split,
-                    "status": "ok",
-                    **summarize_klom(scores),
-                    "n_degenerate": count_degenerate(margins, oracle[split]),
-                    "accuracy": float(np.mean(margins > 0)),
-                }
-            )
     return rows
 
 
