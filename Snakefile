@@ -22,6 +22,7 @@
 #       compute_vs_klom.tsv, .png; methods.tsv, .png  that forget set's tables and figures
 #   results/                                          every forget set, with benchmark and forget_set columns:
 #       baselines.tsv, eval_pretrain.tsv, compute_vs_klom.tsv, .png, methods.tsv, .png, leaderboard.tsv
+#       run_summary.txt                               what the run could not score, and why
 #   logs/<rule>/..., benchmarks/<rule>/...             one per job, mirroring its output
 #   resume/<output>.pt                                a training job's state while it runs
 
@@ -49,3 +50,7 @@ include: "workflow/rules/plot.smk"
 rule all:
     input:
         get_final_outputs(),
+
+
+onsuccess:
+    print_run_summary()
