@@ -146,6 +146,7 @@ AGGREGATES = {
     "plot_compute_vs_klom": 1,
     "plot_methods": 1,
     "rank_methods": 1,
+    "summarize_run": 1,
     "all": 1,
 }
 
@@ -188,6 +189,7 @@ def test_the_grid_can_skip_forget_sets(tiny_run):
         "plot_methods": 1,
         "rank_methods": 1,
         "plot_forget_set_methods": 1,
+        "summarize_run": 1,
         "all": 1,
     }
 
@@ -205,6 +207,7 @@ def test_a_new_seed_reruns_only_its_cells_and_the_aggregates(tiny_run):
         "plot_compute_vs_klom": 1,
         "plot_methods": 1,
         "rank_methods": 1,
+        "summarize_run": 1,
         "all": 1,
     }
 
@@ -219,6 +222,7 @@ def method_jobs(settings: int) -> dict[str, int]:
         "gather_methods": 1,
         "plot_methods": 1,
         "rank_methods": 1,
+        "summarize_run": 1,
         "all": 1,
     }
 
