@@ -14,9 +14,11 @@ def test_a_seed_sweep_makes_one_setting_per_seed():
     assert {name: s["seed"] for name, s in settings.items()} == {"g__seed-0": 0, "g__seed-1": 1}
 
 
-def test_an_entry_without_seed_gets_seed_0():
+def test_an_entry_without_seed_gets_seed_0_after_its_own_keys():
     settings = method_settings({"g": {"method": "do_nothing", "epochs": [1]}})
     assert settings["g"]["seed"] == 0
+    # As the schema's default stood before: a setting whose params read differently re-runs.
+    assert list(settings["g"]) == ["method", "epochs", "seed", "entry", "swept"]
 
 
 def test_a_seed_set_in_the_entry_and_swept_is_named():

@@ -78,7 +78,11 @@ def method_settings(methods: dict[str, dict]) -> dict[str, dict]:
             )
             if name in settings:
                 raise ValueError(f"{label}: its setting {name} has the name of another setting")
-            setting = {**ENTRY_DEFAULTS, **fixed, **swept}
+            # The defaults after the entry's keys, where validation used to put
+            # them: Snakemake compares a job's params as text, and a setting
+            # whose text changed would run again.
+            defaults = {k: v for k, v in ENTRY_DEFAULTS.items() if k not in fixed}
+            setting = {**fixed, **defaults, **swept}
             check_method_entry(entry_name, setting)
             settings[name] = {**setting, "entry": entry_name, "swept": swept}
     return settings
