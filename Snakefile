@@ -24,6 +24,7 @@
 #   results/                                          every forget set, with benchmark and forget_set columns:
 #       baselines.tsv, eval_pretrain.tsv, compute_vs_klom.tsv, .png, methods.tsv, .png,
 #       leaderboard.tsv, .md
+#       run_summary.txt                               what the run could not score, and why
 #   <table>_p95_replicates.npy                        beside every KLOM table <table>.tsv: each row's
 #                                                     P95 bootstrap replicates (klomflow.uncertainty)
 #   logs/<rule>/..., benchmarks/<rule>/...             one per job, mirroring its output
@@ -53,3 +54,7 @@ include: "workflow/rules/plot.smk"
 rule all:
     input:
         get_final_outputs(),
+
+
+onsuccess:
+    print_run_summary()

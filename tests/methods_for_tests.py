@@ -44,3 +44,15 @@ def annotated(models, data, *, strength: float, steps: int = 1):
 def returns_models(models, data):
     """Returns instead of yielding: not a method (it must be a generator function)."""
     return models
+
+
+def poisons_from(models, data, *, diverge_at: int = 2):
+    """Leaves the models as they are before epoch ``diverge_at``, then makes every weight NaN:
+    a run that diverges after epochs it recorded finite."""
+    epoch = 1
+    while True:
+        if epoch >= diverge_at:
+            for p in models.parameters():
+                p.data.fill_(float("nan"))
+        yield models
+        epoch += 1

@@ -55,32 +55,46 @@ class EpochMargins:
     margins: dict[str, np.ndarray]
     epochs: list[int]
     compute_pct: list[float]
-    # Why the run kept no margins (a Diverged message); then margins and
-    # compute_pct are empty and ``epochs`` are the epochs that were asked for.
+    # Why the run stopped (a Diverged message). Then ``epochs`` are the epochs
+    # that were asked for, and margins and compute_pct are of the first
+    # len(compute_pct) of them only: those recorded finite before the
+    # divergence (none, if it diverged before the first).
     diverged: str | None = None
+
+    @property
+    def finite_epochs(self) -> list[int]:
+        """The epochs with margins to score."""
+        return self.epochs[: len(self.compute_pct)]
+
+    @property
+    def diverged_epochs(self) -> list[int]:
+        """The epochs from the divergence on: no margins, nothing to score."""
+        return self.epochs[len(self.compute_pct) :]
 
     @classmethod
     def of_diverged(cls, error: Diverged, epochs: list[int]) -> EpochMargins:
-        """The record of a run that diverged: its epochs and why, no margins to score."""
-        return cls({}, sorted(epochs), [], error.message)
+        """The record of a run that diverged: its epochs, why, and the margins recorded before."""
+        kept = len(error.compute_pct)
+        margins = {split: m[:kept] for split, m in error.margins.items()} if kept else {}
+        return cls(margins, sorted(epochs), list(error.compute_pct), error.message)
 
     def save(self, path: str | Path) -> None:
+        arrays = {"epochs": np.asarray(self.epochs)}
         if self.diverged is not None:
-            atomic_save_npz(path, epochs=np.asarray(self.epochs), diverged=np.array(self.diverged))
-            return
-        atomic_save_npz(
-            path,
-            epochs=np.asarray(self.epochs),
-            compute_pct=np.asarray(self.compute_pct, dtype=np.float64),
-            **{split: self.margins[split] for split in SPLITS},
-        )
+            arrays["diverged"] = np.array(self.diverged)
+        if self.compute_pct:
+            arrays["compute_pct"] = np.asarray(self.compute_pct, dtype=np.float64)
+            arrays |= {split: self.margins[split] for split in SPLITS}
+        atomic_save_npz(path, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> EpochMargins:
         """The file :meth:`save` wrote, checked; anything unusable is one error naming ``path``."""
-        if "diverged" in load_npz(path, (), optional=("diverged",)):
-            data = load_npz(path, ("epochs", "diverged"))
-            return cls({}, data["epochs"].tolist(), [], str(data["diverged"]))
+        present = load_npz(path, (), optional=("diverged", "compute_pct"))
+        diverged = present.get("diverged")
+        if diverged is not None and "compute_pct" not in present:
+            data = load_npz(path, ("epochs",))  # diverged before its first recorded epoch
+            return cls({}, data["epochs"].tolist(), [], str(diverged))
         data = load_npz(path, (*SPLITS, "epochs", "compute_pct"))
         epochs, compute_pct = data["epochs"], data["compute_pct"]
         if epochs.ndim != 1 or epochs.size == 0 or not np.issubdtype(epochs.dtype, np.integer):
@@ -88,17 +102,24 @@ class EpochMargins:
                 f"{path}: epochs must be a non-empty 1-D integer array, got {epochs.dtype} "
                 f"of shape {epochs.shape}"
             )
-        if compute_pct.shape != epochs.shape or not np.all(np.isfinite(compute_pct)):
+        # All epochs have margins, but for those a divergence left without.
+        n_finite = compute_pct.size if diverged is not None else epochs.size
+        if (
+            compute_pct.ndim != 1
+            or compute_pct.size != n_finite
+            or not 0 < n_finite <= epochs.size
+            or not np.all(np.isfinite(compute_pct))
+        ):
             raise ValueError(
                 f"{path}: compute_pct must hold one finite number per epoch ({epochs.size})"
             )
         n_models = None
         for split in SPLITS:
             margins = data[split]
-            if margins.ndim != 3 or margins.shape[0] != epochs.size or 0 in margins.shape:
+            if margins.ndim != 3 or margins.shape[0] != n_finite or 0 in margins.shape:
                 raise ValueError(
                     f"{path}: {split} margins have shape {margins.shape}, expected "
-                    f"({epochs.size} epochs, n_models, n_samples)"
+                    f"({n_finite} epochs, n_models, n_samples)"
                 )
             if n_models not in (None, margins.shape[1]):
                 raise ValueError(
@@ -107,7 +128,12 @@ class EpochMargins:
                 )
             n_models = margins.shape[1]
             check_margins(margins, f"{path}: {split} margins")
-        return cls({split: data[split] for split in SPLITS}, epochs.tolist(), compute_pct.tolist())
+        return cls(
+            {split: data[split] for split in SPLITS},
+            epochs.tolist(),
+            compute_pct.tolist(),
+            None if diverged is None else str(diverged),
+        )
 
     def check_fits(self, oracle: dict[str, np.ndarray], source: str, oracle_source: str) -> None:
         """ValueError naming both files unless every split's models and samples match the oracles'.
@@ -148,11 +174,17 @@ class Diverged(ValueError):
 
     ``what`` names the run (a method entry, a grid cell), ``setting`` the
     settings that drove it (e.g. ``lr=10.0``), ``epoch`` when it was seen.
+    ``margins`` (split -> ``(k, N, n_samples)``) and ``compute_pct`` are what
+    the run recorded, finite, after its epochs before that one, for
+    :meth:`EpochMargins.of_diverged` to keep: the run that saw the divergence
+    fills them in (the runner the margins, the retraining grid the compute).
     """
 
     def __init__(self, what: str, setting: str, epoch: int, n_bad: int, n_total: int):
         self.what, self.setting, self.epoch = what, setting, epoch
         self.n_bad, self.n_total = n_bad, n_total
+        self.margins: dict[str, np.ndarray] = {}
+        self.compute_pct: list[float] = []
         self.message = (
             f"{what}: {setting}: margins not finite after epoch {epoch} "
             f"({n_bad} of {n_total} non-finite)"

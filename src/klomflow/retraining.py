@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from klomflow.datasets import ImageDataset
-from klomflow.margins import EpochMargins
+from klomflow.margins import Diverged, EpochMargins
 from klomflow.training import TrainingRecipe, train_models
 
 
@@ -28,24 +28,31 @@ def retrain_cell(
 ) -> EpochMargins:
     """Margins of N models retrained on the retain split, after every epoch.
 
-    ``resume_file``: see :func:`klomflow.training.train_models`.
+    ``resume_file``: see :func:`klomflow.training.train_models`. Raises
+    :class:`klomflow.margins.Diverged` with the margins and compute of the
+    epochs before the divergence.
     """
     splits = dataset.splits(forget_set)
-    run = train_models(
-        model,
-        splits["retain"],
-        recipe,
-        n_models=n_models,
-        seed=seed,
-        grad_noise=noise,
-        eval_splits=splits,
-        every_epoch=True,
-        device=device,
-        resume_file=resume_file,
-        label=f"retrain noise {noise:g}, seed {seed}",
-    )
     # Each epoch is one pass over the retain split; a full retrain is
     # recipe.epochs passes over the whole train split (SPEC §7).
     share = len(splits["retain"][1]) / dataset.n_train
     epochs = list(range(1, recipe.epochs + 1))
-    return EpochMargins(run.margins, epochs, [100 * share * e / recipe.epochs for e in epochs])
+    compute = [100 * share * e / recipe.epochs for e in epochs]
+    try:
+        run = train_models(
+            model,
+            splits["retain"],
+            recipe,
+            n_models=n_models,
+            seed=seed,
+            grad_noise=noise,
+            eval_splits=splits,
+            every_epoch=True,
+            device=device,
+            resume_file=resume_file,
+            label=f"retrain noise {noise:g}, seed {seed}",
+        )
+    except Diverged as error:
+        error.compute_pct = compute[: len(next(iter(error.margins.values()), []))]
+        raise
+    return EpochMargins(run.margins, epochs, compute)

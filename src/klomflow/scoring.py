@@ -9,6 +9,7 @@ leaderboard can compare any two rows replicate by replicate.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from klomflow.klom import degenerate_samples, klom_scores, summarize_klom
 from klomflow.margins import EpochMargins
 from klomflow.progress import progress
 from klomflow.splits import SPLITS
+from klomflow.tables import read_replicates, read_tsv
 from klomflow.uncertainty import (
     HELD_OUT_ORACLES,
     MODELS,
@@ -86,6 +88,25 @@ PRETRAIN_COLUMNS = [
     "n_degenerate",
 ]
 
+# What the cells of the tables above hold, for reading them back
+# (read_scores): these columns hold words (one of the listed values, where
+# there is a list), INTEGER_COLUMNS whole numbers, and every other column a
+# finite number. The rows of a run that diverged carry only the numbers of
+# KEY_NUMBER_COLUMNS, which say which row it is; the rest were never measured.
+# A column added to the lists above is checked as a measured number.
+STATUSES = ("ok", "diverged")
+WORD_COLUMNS = {
+    "benchmark": None,
+    "baseline": ("pretrain", "oracle_floor"),
+    "method": None,
+    "setting": None,
+    "params": None,
+    "split": SPLITS,
+    "status": STATUSES,
+}
+INTEGER_COLUMNS = ("forget_set", "seed", "epoch", "n_models", "n_degenerate")
+KEY_NUMBER_COLUMNS = ("forget_set", "noise", "seed", "epoch", "n_models")
+
 
 def score_epochs(
     recorded: EpochMargins, oracle: dict[str, np.ndarray], n_threads: int | None = None
@@ -93,32 +114,20 @@ def score_epochs(
     """KLOM of models recorded after several epochs, one row per (epoch, split).
 
     ``oracle[split]`` is ``(N, n_samples)``. Each row carries its P95's
-    bootstrap replicates under ``"p95_replicates"``. A run that diverged gets
-    one row per (epoch, split) with status ``diverged``, no numbers and NaN
+    bootstrap replicates under ``"p95_replicates"``. A run that diverged is
+    scored on the epochs it recorded finite before, and gets one row per
+    (later epoch, split) with status ``diverged``, no numbers and NaN
     replicates.
     """
     log.info(
         "scoring from the first epoch (scoring keeps no resume state: a stopped run starts over)"
     )
-    if recorded.diverged is not None:
-        log.warning("not scored: %s", recorded.diverged)
-        return [
-            {
-                **dict.fromkeys(EPOCH_COLUMNS),
-                "epoch": epoch,
-                "split": split,
-                "status": "diverged",
-                "p95_replicates": np.full(N_REPLICATES, np.nan),
-            }
-            for epoch in recorded.epochs
-            for split in SPLITS
-        ]
-    n_models = recorded.margins["retain"].shape[1]
+    n_models = len(oracle["retain"])  # a run that diverged at once recorded no margins
     replicates = Replicates(n_models)
     rows = []
     epochs = progress(
-        enumerate(zip(recorded.epochs, recorded.compute_pct)),
-        total=len(recorded.epochs),
+        enumerate(zip(recorded.finite_epochs, recorded.compute_pct)),
+        total=len(recorded.finite_epochs),
         desc=f"KLOM of {n_models} models",
         unit="epoch",
     )
@@ -135,6 +144,20 @@ def score_epochs(
                     "share_above_half": float(np.mean(margins > 0)),
                 }
             )
+    if recorded.diverged is not None:
+        epochs = ", ".join(map(str, recorded.diverged_epochs))
+        log.warning("epochs %s not scored: %s", epochs, recorded.diverged)
+        rows += [
+            {
+                **dict.fromkeys(EPOCH_COLUMNS),
+                "epoch": epoch,
+                "split": split,
+                "status": "diverged",
+                "p95_replicates": np.full(N_REPLICATES, np.nan),
+            }
+            for epoch in recorded.diverged_epochs
+            for split in SPLITS
+        ]
     return rows
 
 
@@ -219,6 +242,50 @@ def score_baselines(
                 }
             )
     return rows
+
+
+def read_scores(path: str | Path, columns: list[str]) -> list[dict[str, str]]:
+    """A table of KLOM scores read back (a cell's ``klom.tsv``, a gathered table), checked.
+
+    It must have ``columns`` (one of the lists above, or part of one), and
+    every cell of them must hold what WORD_COLUMNS, INTEGER_COLUMNS and
+    KEY_NUMBER_COLUMNS say; otherwise one ValueError names the file, line and
+    column, before any figure or table is made of it.
+    """
+    rows = read_tsv(path, columns)
+    # The status first: it says whether the row's measured cells hold numbers.
+    ordered = sorted(columns, key=lambda column: column != "status")
+    for line, row in enumerate(rows, start=2):
+        for column in ordered:
+            problem = _cell_problem(column, row[column], row.get("status", "ok"))
+            if problem:
+                raise ValueError(f"{path}: line {line}, column {column}: {problem}")
+    return rows
+
+
+def read_scored(path: str | Path, columns: list[str], replicates: str | Path) -> list[dict]:
+    """:func:`read_scores`, each row with its P95 replicates from ``replicates``."""
+    return read_replicates(replicates, read_scores(path, columns), path)
+
+
+def _cell_problem(column: str, text: str, status: str) -> str | None:
+    """What is wrong with the cell ``text`` of ``column`` in a row of ``status``, if anything."""
+    if column in WORD_COLUMNS:
+        allowed = WORD_COLUMNS[column]
+        if allowed is not None and text not in allowed:
+            return f"{text!r} is not one of {', '.join(allowed)}"
+        return None
+    if status == "diverged" and column not in KEY_NUMBER_COLUMNS:
+        return None  # never measured
+    if not text:
+        return "empty, expected a number"
+    try:
+        value = int(text) if column in INTEGER_COLUMNS else float(text)
+    except ValueError:
+        return f"{text!r} is not {'a whole' if column in INTEGER_COLUMNS else 'a'} number"
+    if not math.isfinite(value):
+        return f"{text} is not a finite number"
+    return None
 
 
 def scored(rows: list[dict]) -> list[dict]:

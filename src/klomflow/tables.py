@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -86,18 +87,29 @@ def concatenate_tables(
     columns: list[str],
     labels: list[dict] | None = None,
     provenance: dict | None = None,
+    read: Callable[[str | Path, list[str]], list[dict]] = read_tsv,
     replicates: tuple[list[str | Path], str | Path] | None = None,
 ) -> None:
     """Write the rows of the tables at ``paths``, in order, as one table at ``path``.
 
-    ``labels[i]``, if given, adds columns to every row of table ``i``.
-    ``replicates``, if given, is ``(the tables' replicates files, the output's)``:
-    they are gathered alongside, row for row.
+    ``labels[i]``, if given, adds columns to every row of table ``i``. Each
+    table is read by ``read(path, its columns)`` (``columns`` less those its
+    label adds), which may check its cells too; all are read before anything
+    is written, so a bad one leaves ``path`` as it was. ``replicates``, if
+    given, is ``(the tables' replicates files, the output's)``: they are
+    gathered alongside, row for row.
     """
-    if replicates is None:
-        tables = [read_tsv(p) for p in paths]
-    else:
-        tables = [read_table(p, r) for p, r in zip(paths, replicates[0], strict=True)]
+    if labels is not None and len(paths) != len(labels):
+        raise ValueError(f"{len(paths)} tables for {len(labels)} labels")
+    tables = [
+        read(p, [c for c in columns if labels is None or c not in labels[i]])
+        for i, p in enumerate(paths)
+    ]
+    if replicates is not None:
+        tables = [
+            read_replicates(r, rows, p)
+            for p, r, rows in zip(paths, replicates[0], tables, strict=True)
+        ]
     rows = label_rows(tables, labels) if labels is not None else [r for t in tables for r in t]
     if replicates is not None:
         write_replicates(replicates[1], rows)
@@ -117,11 +129,6 @@ def read_replicates(path: str | Path, rows: list[dict], table: str | Path) -> li
             f"{path}: replicates of shape {replicates.shape} for the {len(rows)} rows of {table}"
         )
     return [{**row, "p95_replicates": r} for row, r in zip(rows, replicates)]
-
-
-def read_table(path: str | Path, replicates: str | Path, columns: list[str] = ()) -> list[dict]:
-    """:func:`read_tsv` of a KLOM table, each row with its replicates (:func:`read_replicates`)."""
-    return read_replicates(replicates, read_tsv(path, columns), path)
 
 
 def _format(value) -> str:

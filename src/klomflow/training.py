@@ -222,7 +222,8 @@ def train_models(
         label: names the run (e.g. a grid cell) when its margins are not finite.
 
     Raises :class:`klomflow.margins.Diverged` (a ValueError) as soon as the
-    margins or the training loss are not finite: nothing is returned to save.
+    margins or the training loss are not finite, holding the margins of the
+    epochs recorded before (with ``every_epoch``): nothing else is returned.
     """
     if n_models < 1:
         raise ValueError(f"n_models must be at least 1, got {n_models}")
@@ -298,9 +299,11 @@ def train_models(
                         recorded[split].append(now[split])
                 if resume is not None and epoch < recipe.epochs:
                     resume.save(trainer.state_dict(), recorded)
-    except Diverged:
+    except Diverged as error:
         if resume is not None:
             resume.remove()  # resuming would only diverge again
+        if every_epoch:  # the epochs recorded before were finite: keep them
+            error.margins = {split: np.stack(m) for split, m in recorded.items() if m}
         raise
     epochs.close()
     if resume is not None:

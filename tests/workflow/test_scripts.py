@@ -216,3 +216,16 @@ def test_gathering_and_ranking_read_their_declared_inputs(tiny_run, tmp_path, co
     assert (ranked / "leaderboard.md").read_text() == (
         tiny_run / "results/leaderboard.md"
     ).read_text()
+
+
+def test_summarizing_the_run_reads_its_declared_inputs(tiny_run, tmp_path, config):
+    inputs = {
+        "curves": "results/compute_vs_klom.tsv",
+        "baselines": "results/baselines.tsv",
+        "methods": "results/methods.tsv",
+    }
+    job = run_moved(tiny_run, tmp_path, "summarize_run.py", inputs, ["run_summary.txt"], config)
+    text = (job / "run_summary.txt").read_text()
+    for name, path in inputs.items():  # the summary names the tables it counts rows of
+        text = text.replace(f"elsewhere/moved_{name}.tsv", path)
+    assert text == (tiny_run / "results/run_summary.txt").read_text()

@@ -148,6 +148,7 @@ AGGREGATES = {
     "plot_compute_vs_klom": 1,
     "plot_methods": 1,
     "rank_methods": 1,
+    "summarize_run": 1,
     "all": 1,
 }
 
@@ -192,6 +193,7 @@ def test_the_grid_can_skip_forget_sets(tiny_run):
         "rank_methods": 1,
         "plot_forget_set_methods": 1,
         "rank_forget_set_methods": 1,  # forget set 2's leaderboard loses its retraining column
+        "summarize_run": 1,
         "all": 1,
     }
 
@@ -210,6 +212,7 @@ def test_a_new_seed_reruns_only_its_cells_and_the_aggregates(tiny_run):
         "plot_compute_vs_klom": 1,
         "plot_methods": 1,
         "rank_methods": 1,
+        "summarize_run": 1,
         "all": 1,
     }
 
@@ -225,6 +228,7 @@ def method_jobs(settings: int) -> dict[str, int]:
         "gather_methods": 1,
         "plot_methods": 1,
         "rank_methods": 1,
+        "summarize_run": 1,
         "all": 1,
     }
 

@@ -122,7 +122,34 @@ def get_final_outputs():
             for forget_set in FORGET_SETS
             for name in ("methods.png", "leaderboard.tsv")
         ]
-    return outputs
+    return outputs + [RUN_SUMMARY]
+
+
+# What a run could not score: made by the default target (not by a run of one
+# figure), and printed at the end of every run that leaves it up to date.
+RUN_SUMMARY = "results/run_summary.txt"
+
+
+def get_run_summary_inputs(wildcards=None):
+    """The gathered tables the run summary reads."""
+    inputs = {"curves": "results/compute_vs_klom.tsv", "baselines": "results/baselines.tsv"}
+    if METHOD_SETTINGS:
+        inputs["methods"] = "results/methods.tsv"
+    return inputs
+
+
+def print_run_summary():
+    """Print the run summary, unless it is missing or older than a table it summarises.
+
+    A run of one figure does not make it: then an earlier run's summary may
+    no longer be true, and nothing is printed.
+    """
+    summary = Path(RUN_SUMMARY)
+    tables = [Path(p) for p in get_run_summary_inputs().values()]
+    if summary.is_file() and all(
+        t.is_file() and t.stat().st_mtime <= summary.stat().st_mtime for t in tables
+    ):
+        print(f"\n{summary}:\n{summary.read_text()}", end="")
 
 
 def get_recipe():

@@ -1,6 +1,7 @@
 # The tables and figures: per forget set first, then every forget set of the
 # config gathered into one table each (long format, with benchmark and
-# forget_set columns), the figures across forget sets, and the leaderboard.
+# forget_set columns), the figures across forget sets, the leaderboard, and
+# the summary of what the run could not score.
 
 
 rule collect_retraining_cells:
@@ -264,3 +265,22 @@ rule rank_methods:
         "../../envs/scoring.yaml"
     script:
         "../scripts/rank_methods.py"
+
+
+rule summarize_run:
+    input:
+        unpack(get_run_summary_inputs),
+    output:
+        report(
+            "results/run_summary.txt",
+            caption="../report/run_summary.rst",
+            category="Run summary",
+        ),
+    log:
+        "logs/summarize_run/run_summary.log",
+    benchmark:
+        "benchmarks/summarize_run/run_summary.tsv"
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/summarize_run.py"

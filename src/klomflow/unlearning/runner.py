@@ -10,7 +10,7 @@ import torch
 
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import ReferenceFormat
-from klomflow.margins import EpochMargins, check_finite, describe_setting
+from klomflow.margins import Diverged, EpochMargins, check_finite, describe_setting
 from klomflow.splits import SPLITS
 from klomflow.stacking import ModelStack
 from klomflow.unlearning.data import STEP_COST, UnlearningData
@@ -36,7 +36,8 @@ def run_method(
     ``full_retrain_cost``: forward-pass equivalents per model of retraining
     from scratch, the 100 % of the compute axis. Raises
     :class:`klomflow.margins.Diverged` (naming ``entry``, ``params`` and the
-    epoch) if recorded margins are not finite.
+    epoch, and holding the epochs recorded before) if recorded margins are
+    not finite.
     """
     check_parameters(method, params, entry)
     n_models = len(models)
@@ -64,7 +65,12 @@ def run_method(
             )
         if epoch in epochs:
             now = {split: result.margins(*splits[split]) for split in SPLITS}
-            check_finite(now, entry, describe_setting(params), epoch)
+            try:
+                check_finite(now, entry, describe_setting(params), epoch)
+            except Diverged as error:  # the epochs recorded before were finite: keep them
+                error.margins = {s: np.stack(m) for s, m in recorded.items() if m}
+                error.compute_pct = compute
+                raise
             for split in SPLITS:
                 recorded[split].append(now[split])
             compute.append(100 * data.compute / full_retrain_cost)

@@ -17,6 +17,11 @@ from klomflow.unlearning.registry import check_generator_function, resolve_metho
 # The keys of a config entry, and of a setting expanded from it (entry,
 # swept), that are not the method's own parameters.
 ENTRY_KEYS = ("method", "epochs", "seed", "sweep", "entry", "swept")
+# What a setting holds for an entry key that neither its entry nor its sweep
+# sets. Not defaults in the config schema: validation would write them into
+# every entry before its sweep expands, and a swept seed would then look set
+# twice, in the entry and in the sweep.
+ENTRY_DEFAULTS = {"seed": 0}
 
 
 def check_method_entry(name: str, entry: dict, partial: bool = False):
@@ -57,7 +62,9 @@ def method_settings(methods: dict[str, dict]) -> dict[str, dict]:
                 raise ValueError(f"{where}: {key} is also set in the entry; set it in one place")
             if key in ENTRY_KEYS and key != "seed":
                 raise ValueError(f"{where}: {key} cannot be swept (only seed and parameters)")
-            if key != "seed":
+            if key == "seed":
+                _check_seeds(values, where)
+            else:
                 for value in values:
                     check_parameters(method, {key: value}, where, partial=True)
             labels = [_value_label(v) for v in values]
@@ -72,10 +79,21 @@ def method_settings(methods: dict[str, dict]) -> dict[str, dict]:
             )
             if name in settings:
                 raise ValueError(f"{label}: its setting {name} has the name of another setting")
-            setting = {**fixed, **swept}
+            # The defaults after the entry's keys, where validation used to put
+            # them: Snakemake compares a job's params as text, and a setting
+            # whose text changed would run again.
+            defaults = {k: v for k, v in ENTRY_DEFAULTS.items() if k not in fixed}
+            setting = {**fixed, **defaults, **swept}
             check_method_entry(entry_name, setting)
             settings[name] = {**setting, "entry": entry_name, "swept": swept}
     return settings
+
+
+def _check_seeds(values: list, where: str) -> None:
+    """Swept seeds are what the schema asks of an entry's seed: integers from 0."""
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{where}: {value!r} is not a seed (an integer from 0)")
 
 
 def setting_parameters(setting: dict) -> dict:
