@@ -12,9 +12,11 @@ OK_ROW = {
     "status": "ok",
     "klom_mean": 1.0,
     "klom_p95": 2.0,
+    "klom_p95_low": 1.5,
+    "klom_p95_high": 2.5,
     "klom_p05": 0.5,
     "n_degenerate": 0,
-    "accuracy": 0.9,
+    "share_above_half": 0.9,
 }
 DIVERGED_ROW = {
     **dict.fromkeys(EPOCH_COLUMNS),
@@ -103,11 +105,11 @@ def test_a_diverged_row_still_names_its_epoch(tmp_path, earlier):
 def test_a_gathered_table_read_back_is_checked_too(tmp_path):
     rows = [{**OK_ROW, **LABEL, "method": "m", "setting": "m", "params": "", "n_models": 4}]
     path = cell_table(
-        tmp_path / "methods.tsv", [rows[0], {**rows[0], "accuracy": "abc"}], METHOD_COLUMNS
+        tmp_path / "methods.tsv", [rows[0], {**rows[0], "share_above_half": "abc"}], METHOD_COLUMNS
     )
     with pytest.raises(ValueError) as error:
         read_scores(path, METHOD_COLUMNS)
-    assert str(error.value) == f"{path}: line 3, column accuracy: 'abc' is not a number"
+    assert str(error.value) == f"{path}: line 3, column share_above_half: 'abc' is not a number"
 
 
 def test_a_column_added_to_the_lists_is_checked_without_more(tmp_path):

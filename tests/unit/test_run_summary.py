@@ -6,7 +6,14 @@ from klomflow.tables import write_tsv
 
 
 def curve(forget_set, noise, epoch, compute, status="ok", n_degenerate=0, seed=0):
-    numbers = {"klom_mean": 1.0, "klom_p95": 2.0, "klom_p05": 0.1, "n_degenerate": n_degenerate}
+    numbers = {
+        "klom_mean": 1.0,
+        "klom_p95": 2.0,
+        "klom_p95_low": 1.5,
+        "klom_p95_high": 2.5,
+        "klom_p05": 0.1,
+        "n_degenerate": n_degenerate,
+    }
     return {
         "benchmark": "digits",
         "forget_set": str(forget_set),
@@ -34,7 +41,7 @@ def method(forget_set, setting, epoch, compute, status="ok", n_degenerate=0):
         "setting": setting,
         "params": "",
         "n_models": "4",
-        "accuracy": "0.5" if ok else "",
+        "share_above_half": "0.5" if ok else "",
     }
 
 
@@ -47,6 +54,8 @@ def baseline(forget_set, name, n_degenerate=0):
         "n_models": "4",
         "klom_mean": "1",
         "klom_p95": "2",
+        "klom_p95_low": "1.5",
+        "klom_p95_high": "2.5",
         "klom_p05": "0",
         "n_degenerate": str(n_degenerate),
     }

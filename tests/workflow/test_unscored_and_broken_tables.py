@@ -100,9 +100,9 @@ def test_epochs_recorded_finite_before_a_divergence_are_scored(summary_run):
     assert sorted({(r["epoch"], r["status"]) for r in rows}) == [("1", "ok"), ("2", "diverged")]
     for r in rows:
         if r["epoch"] == "1":
-            assert np.isfinite(float(r["klom_p95"])) and np.isfinite(float(r["accuracy"]))
+            assert np.isfinite(float(r["klom_p95"])) and np.isfinite(float(r["share_above_half"]))
         else:
-            assert r["klom_p95"] == r["accuracy"] == r["compute_pct"] == ""
+            assert r["klom_p95"] == r["share_above_half"] == r["compute_pct"] == ""
     board = read_tsv(directory / "results/leaderboard.tsv")
     assert [(r["epoch"], r["status"]) for r in board if r["setting"] == LATE] == [
         ("1", "ok"),
@@ -216,7 +216,7 @@ GATHER_CASES = {
     "cell-without-klom_p95": (
         drop_column("klom_p95"),
         f"{CELL}: no column klom_p95 (it has epoch, compute_pct, split, status, klom_mean, "
-        "klom_p05, n_degenerate, accuracy)",
+        "klom_p95_low, klom_p95_high, klom_p05, n_degenerate, share_above_half)",
     ),
     "abc-in-a-number-cell": (
         set_cell("klom_p95", "abc"),
@@ -239,8 +239,12 @@ def test_a_bad_cell_table_stops_the_gathering_naming_file_line_and_column(
     )
     log = "logs/collect_retraining_cells/digits/forget_1.log"
     assert_one_line_and_nothing_else_touched(
-        directory, result, before, log, [table, f"{table}.json"], line
+        directory, result, before, log, [table, f"{table}.json", replicates_of(table)], line
     )
+
+
+def replicates_of(table: str) -> str:
+    return table.removesuffix(".tsv") + "_p95_replicates.npy"
 
 
 def first_ok_line(path: Path) -> int:
@@ -251,7 +255,7 @@ def first_ok_line(path: Path) -> int:
 READER_CASES = {
     "leaderboard": (
         "results/methods.tsv",
-        "accuracy",
+        "share_above_half",
         "results/leaderboard.tsv",
         "rank_methods",
         "logs/rank_methods/leaderboard.log",
@@ -277,6 +281,8 @@ def test_a_bad_gathered_table_stops_its_reader_naming_file_line_and_column(
         tmp_path, summary_run, table, set_cell(column, "abc", line), target, rule
     )
     outputs = [target, f"{target}.json"]
+    if rule == "rank_methods":
+        outputs.append("results/leaderboard.md")
     message = f"{table}: line {line}, column {column}: 'abc' is not a number"
     assert_one_line_and_nothing_else_touched(directory, result, before, log, outputs, message)
 
