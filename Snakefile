@@ -8,7 +8,7 @@
 # every script reads exactly the files its rule declares):
 #   resources/digits/data.npz                         the embedded benchmark's images
 #   resources/cifar10/images/                         CIFAR-10 (config cifar10_dir), torchvision's layout
-#   resources/{benchmark}/{source}/                   reference set in the EasyDUB layout (SPEC §4),
+#   resources/{benchmark}/{source}/                   reference set in the EasyDUB layout (docs/sources.md),
 #                                                     source = local | easydub | klom-models:
 #       forget_sets/{benchmark}/forget_set_{forget_set}.npy
 #       margins/{benchmark}/pretrain/{retain,val,forget_{forget_set}}/{model}/id_{m}_epoch_{e}.npy

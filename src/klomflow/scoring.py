@@ -1,4 +1,4 @@
-"""Scoring models against the oracles: KLOM per split, summarised (SPEC §2, §7)."""
+"""Scoring models against the oracles: KLOM per split, summarised (docs/klom.md, docs/recipe.md)."""
 
 from __future__ import annotations
 
