@@ -101,9 +101,9 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> Non
         time.sleep(0.01)
 
 
-def planned_jobs(directory: Path, *args: str) -> dict[str, int]:
+def planned_jobs(directory: Path, *args: str, env: dict | None = None) -> dict[str, int]:
     """Rule -> number of jobs that a dry run would execute."""
-    result = snakemake(directory, "--dry-run", "--quiet", "rules", *args)
+    result = snakemake(directory, "--dry-run", "--quiet", "rules", *args, env=env)
     assert result.returncode == 0, result.stderr
     jobs = {}
     lines = (result.stdout + result.stderr).splitlines()

@@ -5,7 +5,12 @@ log_to(snakemake.log[0])
 from klomflow.provenance import provenance
 from klomflow.tables import concatenate_tables
 
-record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
+record = provenance(
+    snakemake.config,
+    snakemake.scriptdir,
+    snakemake.input.get("hub_commit", []),
+    methods=snakemake.params.get("methods"),
+)
 concatenate_tables(
     snakemake.input.tables,
     snakemake.output.table,
