@@ -30,7 +30,12 @@ from snakemake.utils import min_version
 min_version("8.20")
 
 
-configfile: "config.yaml"
+# A --configfile is a whole experiment (config/easydub-cifar10.yaml is one):
+# config.yaml is read only when none is given, so that none of its method
+# entries, grid or forget sets leak into another benchmark's run.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 report: "workflow/report/workflow.rst"

@@ -10,6 +10,7 @@ from klomflow.benchmarks import get_benchmark
 from klomflow.config_checks import check_config, noise_label
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import HUB_FILE_EPOCH, check_model_count, source
+from klomflow.results_owner import check_results_benchmark
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
 from klomflow.unlearning.code import method_code_hash
 from klomflow.unlearning.registry import method_module_file, resolve_method
@@ -34,6 +35,12 @@ def config_error(message):
 
 
 BENCHMARK = get_benchmark(config["benchmark"])
+# The gathered tables and figures (results/*.tsv, *.png) have one name for
+# every benchmark: stop before a run could overwrite or mix another's.
+try:
+    check_results_benchmark("results", BENCHMARK.name)
+except ValueError as error:
+    raise WorkflowError(str(error)) from None
 SOURCE = config["reference"]["source"]
 FORGET_SETS = config["forget_sets"]
 # The grid is the expensive part (on CIFAR-10, twelve GPU cells per forget
