@@ -8,7 +8,7 @@
 # every script reads exactly the files its rule declares):
 #   resources/digits/data.npz                         the embedded benchmark's images
 #   resources/cifar10/images/                         CIFAR-10 (config cifar10_dir), torchvision's layout
-#   resources/{benchmark}/{source}/                   reference set in the EasyDUB layout (SPEC §4),
+#   resources/{benchmark}/{source}/                   reference set in the EasyDUB layout (docs/sources.md),
 #                                                     source = local | easydub | klom-models:
 #       forget_sets/{benchmark}/forget_set_{forget_set}.npy
 #       margins/{benchmark}/pretrain/{retain,val,forget_{forget_set}}/{model}/id_{m}_epoch_{e}.npy
@@ -35,7 +35,12 @@ from snakemake.utils import min_version
 min_version("8.20")
 
 
-configfile: "config.yaml"
+# A --configfile is a whole experiment (config/easydub-cifar10.yaml is one):
+# config.yaml is read only when none is given, so that none of its method
+# entries, grid or forget sets leak into another benchmark's run.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 report: "workflow/report/workflow.rst"

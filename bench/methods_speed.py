@@ -3,7 +3,7 @@
 Usage: python bench/methods_speed.py [--models 100] [--epochs 3] [--device auto] [--out FILE]
 
 Trains N pretrain digits models (not timed), then times the five methods of
-SPEC §8, each for --epochs epochs with margins recorded after every epoch:
+docs/methods.md, each for --epochs epochs with margins recorded after every epoch:
 once with all N models in one stack, once as N stacks of one model. Prints
 both times per method, the totals and the ratio; writes them to --out (JSON).
 """

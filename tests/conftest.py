@@ -1,3 +1,4 @@
+import copy
 import os
 import pickle
 import shutil
@@ -20,7 +21,7 @@ TINY_CONFIG = {
     "n_models": 4,
     "retrain": {"noise_levels": [0.0, 0.01], "seeds": [0]},
     "training": {"epochs": 2, "batch_size": 64},
-    # Merged into config.yaml's entries: each of its methods, for at most 2 epochs.
+    # Merged into config.yaml's entries (write_config): each of its methods, for at most 2 epochs.
     "methods": {
         "do_nothing": {"epochs": [1]},
         "ascent_forget": {"epochs": [1, 2]},
@@ -58,9 +59,22 @@ def copy_workflow(destination: Path) -> Path:
     return destination
 
 
-def write_config(directory: Path, config: dict, name: str = "test_config.yaml") -> Path:
+def write_config(
+    directory: Path, config: dict, name: str = "test_config.yaml", over: str | None = "config.yaml"
+) -> Path:
+    """A config file of ``config``'s keys merged over ``directory/over``, as a user edits a copy.
+
+    A ``--configfile`` is a whole experiment (the Snakefile reads config.yaml
+    only without one), so a test's digits config starts from config.yaml's.
+    ``over=None`` writes ``config`` alone: a file layered over another
+    ``--configfile`` on the command line (the CIFAR-10 config).
+    """
+    from snakemake.utils import update_config
+
+    merged = {} if over is None else yaml.safe_load((directory / over).read_text())
+    update_config(merged, copy.deepcopy(config))
     path = directory / name
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(merged))
     return path
 
 
@@ -101,9 +115,9 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> Non
         time.sleep(0.01)
 
 
-def planned_jobs(directory: Path, *args: str) -> dict[str, int]:
+def planned_jobs(directory: Path, *args: str, env: dict | None = None) -> dict[str, int]:
     """Rule -> number of jobs that a dry run would execute."""
-    result = snakemake(directory, "--dry-run", "--quiet", "rules", *args)
+    result = snakemake(directory, "--dry-run", "--quiet", "rules", *args, env=env)
     assert result.returncode == 0, result.stderr
     jobs = {}
     lines = (result.stdout + result.stderr).splitlines()

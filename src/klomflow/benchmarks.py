@@ -41,7 +41,7 @@ DIGITS_FORGET_SETS = {
     3: "the 100 train images highest on the first principal component",
 }
 CIFAR10_FORGET_SETS = {
-    # SPEC §4; the files come from the hub.
+    # EasyDUB's (docs/sources.md); the files come from the hub.
     1: "10 random train images",
     2: "100 random train images",
     3: "500 random train images",

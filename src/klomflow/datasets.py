@@ -8,7 +8,7 @@ Two benchmarks:
   :data:`DIGITS_FORGET_SET_PICKERS`. Needs no network.
 - ``cifar10``, EasyDUB's: CIFAR-10 from a local torchvision directory, in
   torchvision's order (the forget-set indices refer to it), normalised with
-  the EasyDUB mean and std, no augmentation (SPEC §6).
+  the EasyDUB mean and std, no augmentation (docs/sources.md).
 
 Images are float32 ``(n, C, H, W)``, normalised; labels int64 ``(n,)``.
 """
@@ -179,7 +179,7 @@ def _highest_on_component(component: int, size: int):
     return pick
 
 
-# How each digits forget set is picked, in the spirit of EasyDUB's (SPEC §4);
+# How each digits forget set is picked, in the spirit of EasyDUB's (docs/sources.md);
 # what each holds is in klomflow.benchmarks. Set 1 holds the images a model can
 # only get right by memorising them: there, as on CIFAR-10, pretrain and
 # oracle models differ most. Set 3 is a coherent subpopulation picked by a

@@ -1,4 +1,4 @@
-"""The EasyDUB dataset layout (SPEC §4): reading and writing it.
+"""The EasyDUB dataset layout (docs/sources.md): reading and writing it.
 
 A reference set, downloaded from the hub or built locally by the pipeline,
 is a directory in this layout::
@@ -173,7 +173,7 @@ class ReferenceFormat:
 
 @dataclass(frozen=True)
 class EasyDUBLayout:
-    """A reference set under one root, in the hub's EasyDUB layout (SPEC §4).
+    """A reference set under one root, in the hub's EasyDUB layout (docs/sources.md).
 
     The paths the hub names its files by, for the downloads and for
     ``klomflow validate-dataset``; the files themselves are read and written
@@ -290,7 +290,7 @@ def read_margins(directory: Path, model_ids, epoch: int, lengths: tuple[int, ...
 
 
 def strip_state_dict_prefix(state_dict: dict) -> dict:
-    """Drop the ``model.`` or ``module.`` prefix that wrapped checkpoints carry (SPEC §4)."""
+    """Drop the ``model.`` or ``module.`` prefix that wrapped checkpoints carry (docs/sources.md)."""
     for prefix in ("model.", "module."):
         if state_dict and all(key.startswith(prefix) for key in state_dict):
             return {key[len(prefix) :]: value for key, value in state_dict.items()}

@@ -2,7 +2,7 @@
 
 For one sample, the margins of the unlearned models and of the oracle models
 (one value per model) are binned on a shared histogram and compared with
-``KL(unlearned || oracle)``. SPEC §2 fixes every detail, quirks included;
+``KL(unlearned || oracle)``. docs/klom.md fixes every detail, quirks included;
 :func:`klom_scores_reference` is that definition written one sample at a time,
 and :func:`klom_scores` computes the same numbers for all samples at once.
 
@@ -71,7 +71,7 @@ def klom_scores(
 
 
 def klom_scores_reference(unlearned, oracle, *, bins=BINS, clip=CLIP, eps=EPS) -> np.ndarray:
-    """The SPEC §2 definition, one sample at a time (slow; for tests and benchmarks).
+    """The docs/klom.md definition, one sample at a time (slow; for tests and benchmarks).
 
     Arguments and result as :func:`klom_scores`, which must agree with it.
     """
@@ -88,9 +88,9 @@ def degenerate_samples(unlearned: np.ndarray, oracle: np.ndarray, *, clip: float
 
     A sample is degenerate when every unlearned margin, clipped, equals the
     pooled maximum of its column while the column is not constant: all
-    unlearned values sit on the last bin edge, the binning drops them (SPEC
-    §2's quirk) and KLOM is 0, a "perfect" score for the worst case. The
-    score keeps the reference semantics; the count is reported beside it.
+    unlearned values sit on the last bin edge, the binning drops them (the
+    top-edge quirk of docs/klom.md) and KLOM is 0, a "perfect" score for the
+    worst case. The score keeps the reference semantics; the count is reported beside it.
     """
     _check_options(BINS, clip, EPS)
     p, q = _as_margin_pair(unlearned, oracle)
@@ -105,7 +105,7 @@ def degenerate_samples(unlearned: np.ndarray, oracle: np.ndarray, *, clip: float
 def summarize_klom(scores: np.ndarray) -> dict[str, float]:
     """Mean, 95th and 5th percentile of per-sample KLOM scores.
 
-    The 95th percentile is a split's headline figure (SPEC §2).
+    The 95th percentile is a split's headline figure (docs/klom.md).
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 1 or scores.size == 0:

@@ -39,9 +39,9 @@ grid; paired on the oracles). ``retain_vs_do_nothing`` and
 
 A setting that diverged on any forget set stands in it with status
 ``diverged`` and no numbers, and takes part in no ranking. ``n_degenerate``
-counts the samples, over splits and forget sets, whose KLOM of 0 only means the
-binning dropped every unlearned margin (SPEC §2): a non-zero count flags the
-row's P95 as flattering.
+counts the samples, over splits and forget sets, whose KLOM of 0 only means
+the binning dropped every unlearned margin (docs/klom.md): a non-zero count flags
+the row's P95 as flattering.
 """
 
 from __future__ import annotations

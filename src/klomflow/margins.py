@@ -1,4 +1,4 @@
-"""Margins: how strongly a model prefers the true class of a sample (SPEC §1).
+"""Margins: how strongly a model prefers the true class of a sample (docs/klom.md).
 
 ``margin = z[c] - logsumexp(z[j] for j != c)`` for logits ``z`` and true label
 ``c``, always computed in float32 (logits may come from a bf16 forward pass).

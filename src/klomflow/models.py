@@ -43,7 +43,7 @@ def conv_bn(c_in: int, c_out: int, kernel_size: int = 3, stride: int = 1, paddin
 
 
 def resnet9(num_classes: int = 10) -> nn.Module:
-    """The EasyDUB ResNet9 for 3x32x32 inputs (SPEC §6).
+    """The EasyDUB ResNet9 for 3x32x32 inputs (docs/recipe.md).
 
     The module tree (plain ``nn.Sequential`` indices, ``Residual.module``) is
     what the published checkpoints' state-dict keys name, so they load with

@@ -8,6 +8,7 @@ software and device it was computed with.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import platform
 import re
@@ -28,11 +29,13 @@ def provenance_file(table: str | Path) -> Path:
     return table.with_name(table.name + ".json")
 
 
-def provenance(config: dict, code_dir: str | Path, hub_commits=()) -> dict:
+def provenance(config: dict, code_dir: str | Path, hub_commits=(), methods=None) -> dict:
     """The record for a table computed now, under ``config``, by the code in ``code_dir``.
 
     ``hub_commits``: the commit records (``hub_commit.json``, a path or a list
     of them) of the hub datasets the table used; none for local models.
+    ``methods``: for a table of unlearning methods, method name -> its code's
+    hash and its user file (``code_sha256``, ``file``); see :func:`method_provenance`.
 
     Light on purpose: every scoring and table job writes one, and importing
     torch would cost each of them seconds, so its version is read from the
@@ -41,7 +44,7 @@ def provenance(config: dict, code_dir: str | Path, hub_commits=()) -> dict:
     import klomflow
 
     commit, dirty = _git_state(Path(code_dir))
-    return {
+    record = {
         "klomflow_version": klomflow.__version__,
         "git_commit": commit,
         "git_uncommitted_changes": dirty,
@@ -56,6 +59,26 @@ def provenance(config: dict, code_dir: str | Path, hub_commits=()) -> dict:
         "host": platform.node(),
         "config": config,
     }
+    if methods is not None:
+        record["methods"] = method_provenance(methods)
+    return record
+
+
+def method_provenance(methods: dict[str, dict]) -> dict[str, dict]:
+    """Each method's code hash and, for a method of a user's file, that file's SHA-256 now.
+
+    ``methods``: method name (as config gives it) -> ``{"code_sha256": ...,
+    "file": path or None}``; a built-in has no file of its own (the klomflow
+    version and git commit above say which built-ins ran).
+    """
+    record = {}
+    for name, code in methods.items():
+        entry = {"code_sha256": code["code_sha256"]}
+        if code.get("file"):
+            path = Path(code["file"])
+            entry.update(file=str(path), file_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+        record[name] = entry
+    return record
 
 
 def dataset_provenance(config: dict, hub_commits=()) -> dict:

@@ -1,4 +1,4 @@
-"""The retraining grid: N models retrained from scratch per (noise, seed) cell (SPEC §7).
+"""The retraining grid: N models retrained from scratch per (noise, seed) cell (docs/recipe.md).
 
 Retraining on the retain split is the exact unlearning method; stopped after
 fewer epochs, or trained with gradient noise, it is also the baseline that
@@ -34,7 +34,7 @@ def retrain_cell(
     """
     splits = dataset.splits(forget_set)
     # Each epoch is one pass over the retain split; a full retrain is
-    # recipe.epochs passes over the whole train split (SPEC §7).
+    # recipe.epochs passes over the whole train split (docs/recipe.md).
     share = len(splits["retain"][1]) / dataset.n_train
     epochs = list(range(1, recipe.epochs + 1))
     compute = [100 * share * e / recipe.epochs for e in epochs]

@@ -1,8 +1,8 @@
-"""Scoring models against the oracles: KLOM per split, summarised, with intervals (SPEC §2, §7).
+"""Scoring models against the oracles: KLOM per split, summarised, with intervals (docs/klom.md, docs/recipe.md).
 
 Every P95 comes with its interval (``klom_p95_low``, ``klom_p95_high``,
 :mod:`klomflow.uncertainty`) and its bootstrap replicates, which the scoring
-jobs save beside their tables (``tables.replicates_file``) so that the
+jobs save beside their tables (``tables.write_replicates``) so that the
 leaderboard can compare any two rows replicate by replicate.
 """
 

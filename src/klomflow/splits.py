@@ -1,6 +1,6 @@
 """The splits of a benchmark and its forget sets, as indices (no images).
 
-Every model is scored on three splits (SPEC §3): ``retain``, the train
+Every model is scored on three splits (docs/klom.md): ``retain``, the train
 samples outside the forget set; ``forget``, the forget set in the order of its
 file; ``val``, the held-out split. A forget set is a 1-D array of unique
 indices into the train split.

@@ -1,4 +1,4 @@
-"""Training N independent models at once, in one process (SPEC §7).
+"""Training N independent models at once, in one process (docs/recipe.md).
 
 The N models share an architecture but nothing else: weights, BatchNorm
 statistics, initialisation and the order in which each sees the data are

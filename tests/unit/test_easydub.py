@@ -1,4 +1,4 @@
-"""The EasyDUB layout (SPEC §4): what the writer writes, the reader reads back, aligned."""
+"""The EasyDUB layout (docs/sources.md): what the writer writes, the reader reads back, aligned."""
 
 import numpy as np
 import pytest

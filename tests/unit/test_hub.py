@@ -395,7 +395,7 @@ def cifar_like():
 
 
 def klom_models_files(padded: bool = False) -> dict:
-    """A small KLOM-models dataset in its own layout (SPEC §5): model numbers padded or not."""
+    """A small KLOM-models dataset in its own layout (docs/sources.md): model numbers padded or not."""
     rng = np.random.default_rng(1)
     number = "{:02d}".format if padded else str
     files = {"forget_set_indices/CIFAR10/forget_set_2.npy": FORGET}

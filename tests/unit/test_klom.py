@@ -1,4 +1,4 @@
-"""KLOM (SPEC §2): the vectorised scores equal the one-sample-at-a-time definition."""
+"""KLOM (docs/klom.md): the vectorised scores equal the one-sample-at-a-time definition."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Margins from logits (SPEC §1)."""
+"""Margins from logits (docs/klom.md)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The architectures (SPEC §6)."""
+"""The architectures (docs/recipe.md)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""The multi-model trainer (SPEC §7): deterministic, models independent."""
+"""The multi-model trainer (docs/recipe.md): deterministic, models independent."""
 
 import dataclasses
 import logging

@@ -1,4 +1,4 @@
-"""Unlearning methods (SPEC §8): batched, registered, checked, and run by run_method."""
+"""Unlearning methods (docs/methods.md): batched, registered, checked, and run by run_method."""
 
 import numpy as np
 import pytest

@@ -115,7 +115,7 @@ def test_bad_config_is_named_before_anything_runs(tmp_path, config, message):
 )
 def test_bad_cifar10_config_is_named_before_anything_runs(tmp_path, config, message):
     directory = copy_workflow(tmp_path)
-    write_config(directory, config, "bad.yaml")
+    write_config(directory, config, "bad.yaml", over=None)
     cifar = str(REPO / "config/easydub-cifar10.yaml")
     result = snakemake(directory, "--configfile", cifar, "bad.yaml")
     assert_stopped_before_any_job(directory, result, message)
@@ -246,7 +246,8 @@ def test_a_checkpoint_that_does_not_load_stops_the_method_job(tmp_path, referenc
 
 def test_an_unreachable_hub_says_what_to_download_and_where(tmp_path):
     directory = copy_workflow(tmp_path)
-    write_config(directory, {"hub": {"cache_dir": str(tmp_path / "empty_cache")}}, "offline.yaml")
+    cache = {"hub": {"cache_dir": str(tmp_path / "empty_cache")}}
+    write_config(directory, cache, "offline.yaml", over=None)
     target = "resources/cifar10/easydub/forget_sets/cifar10/forget_set_2.npy"
     result = snakemake(
         directory,

@@ -1,4 +1,4 @@
-"""Every `snakemake` command in the README and in the configs' and profiles' comments plans.
+"""Every `snakemake` command in the README, docs/ and the configs' and profiles' comments plans.
 
 Each is run exactly as written, plus ``-n`` (a dry run: planning needs no
 network and no GPU), in a fresh copy of the repository, so that the
@@ -17,6 +17,7 @@ from conftest import REPO
 DOCUMENTS = [
     "README.md",
     "config.yaml",
+    *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md")),
     *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "config").glob("*.yaml")),
     *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "profiles").glob("*/config.yaml")),
 ]

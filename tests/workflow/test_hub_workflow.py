@@ -52,7 +52,7 @@ def workflow(directory: Path, **hub) -> Path:
         "device": "cpu",
         "hub": {"cache_dir": str(directory / "hub_cache"), **hub},
     }
-    write_config(directory, tiny, "tiny.yaml")
+    write_config(directory, tiny, "tiny.yaml", over=None)
     return directory
 
 

@@ -1,8 +1,10 @@
 """The workflow through Snakemake itself, on the tiny config of conftest.py."""
 
 import json
+import os
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from conftest import (
     write_config,
 )
 
+import klomflow
 from klomflow.benchmarks import BENCHMARKS
 from klomflow.margins import EpochMargins
 from klomflow.tables import read_tsv
@@ -458,17 +461,27 @@ def test_the_local_profile_plans_the_same_jobs(tmp_path):
     assert with_profile["retrain_models"] == 4
 
 
+# A second function of the same file, used by a second entry: editing the first leaves it alone.
+SECOND_METHOD = """
+
+def keeps_models(models, data):
+    while True:
+        yield models
+"""
+
+
 @pytest.fixture(scope="module")
 def run_with_own_method(tiny_run, tmp_path_factory):
-    """The tiny run, copied, with the README's example method added and run."""
+    """The tiny run, copied, with the README's example method and a second one of its file run."""
     directory = tmp_path_factory.mktemp("own_method") / "run"
     shutil.copytree(tiny_run, directory, symlinks=True)  # keeps the files' times
     readme = (REPO / "README.md").read_text()
     example = readme.split("## Add your method")[1].split("```python\n")[1].split("```")[0]
-    (directory / "my_methods.py").write_text(example)
+    (directory / "my_methods.py").write_text(example + SECOND_METHOD)
     methods = {
         **TINY_CONFIG["methods"],
         "mine": {"method": "my_methods.py:ascent_then_finetune", "lr": 0.005, "epochs": [1]},
+        "theirs": {"method": "my_methods.py:keeps_models", "epochs": [1]},
     }
     write_config(directory, {**TINY_CONFIG, "methods": methods}, "own_method.yaml")
     result = snakemake(directory, "--configfile", "own_method.yaml")
@@ -476,8 +489,50 @@ def run_with_own_method(tiny_run, tmp_path_factory):
     return directory
 
 
-def test_editing_a_method_module_reruns_only_its_settings(run_with_own_method):
-    module = run_with_own_method / "my_methods.py"
-    assert planned_jobs(run_with_own_method, "--configfile", "own_method.yaml") == {}
-    module.write_text(module.read_text().replace("finetune_lr=0.001", "finetune_lr=0.002"))
-    assert planned_jobs(run_with_own_method, "--configfile", "own_method.yaml") == method_jobs(1)
+def planned_after_edit(run: Path, edit, env: dict | None = None) -> dict[str, int]:
+    """The jobs a dry run of ``run`` plans with my_methods.py's text replaced by ``edit(text)``.
+
+    The file is restored afterwards: the run is shared by the tests of this module.
+    """
+    module = run / "my_methods.py"
+    original = module.read_text()
+    assert planned_jobs(run, "--configfile", "own_method.yaml") == {}
+    module.write_text(edit(original))
+    try:
+        return planned_jobs(run, "--configfile", "own_method.yaml", env=env)
+    finally:
+        module.write_text(original)
+
+
+def test_editing_a_method_reruns_only_its_settings(run_with_own_method):
+    def edit(text):
+        return text.replace("finetune_lr=0.001", "finetune_lr=0.002")
+
+    # `mine` only: not `theirs`, whose function lives in the same file.
+    assert planned_after_edit(run_with_own_method, edit) == method_jobs(1)
+
+
+def test_adding_an_unrelated_function_to_a_method_file_reruns_nothing(run_with_own_method):
+    def edit(text):
+        return text + "\n\ndef not_used_yet(models, data):\n    yield models\n"
+
+    assert planned_after_edit(run_with_own_method, edit) == {}
+
+
+def test_editing_a_builtin_method_reruns_its_settings(run_with_own_method, tmp_path):
+    """The built-ins are read from a copy of the package, put first on the Python path, with
+    scrub's default temperature changed: as a researcher edits src/ with an editable install.
+    """
+    package = Path(klomflow.__file__).parent
+    copy = shutil.copytree(
+        package, tmp_path / "klomflow", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    methods = copy / "unlearning" / "methods.py"
+    source = methods.read_text()
+    assert "temperature: PositiveFloat = 4.0" in source
+    methods.write_text(
+        source.replace("temperature: PositiveFloat = 4.0", "temperature: PositiveFloat = 5.0")
+    )
+    python_path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    planned = planned_after_edit(run_with_own_method, str, env={"PYTHONPATH": python_path})
+    assert planned == method_jobs(1)  # scrub's one setting, on both forget sets

@@ -7,11 +7,13 @@ MD5 check is bypassed, see tests/boundary), ResNet9 trains on the CPU.
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from conftest import (
     REPO,
     copy_workflow,
@@ -24,7 +26,7 @@ from conftest import (
 
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import EASYDUB_REPO
-from klomflow.tables import read_tsv
+from klomflow.tables import read_tsv, write_tsv
 
 N_TRAIN, N_VAL, N = 100, 20, 2
 FORGET = np.array([5, 50, 99, 0, 7, 8])
@@ -54,7 +56,7 @@ def cifar_run(tmp_path_factory):
     shape = EasyDUBLayout(Path("repo"), "cifar10", "resnet9", 23, N_TRAIN, N_VAL)
     cache = directory / "hub_cache"
     write_hub_cache(cache, EASYDUB_REPO, easydub_hub_files(shape, N + 1, FORGET))
-    write_config(directory, {**TINY, "hub": {"cache_dir": str(cache)}}, "tiny.yaml")
+    write_config(directory, {**TINY, "hub": {"cache_dir": str(cache)}}, "tiny.yaml", over=None)
     env = {
         "HF_HUB_OFFLINE": "1",
         "KLOMFLOW_TEST_FAKE_CIFAR10": "1",
@@ -112,3 +114,53 @@ def test_every_table_records_the_commit_its_reference_set_was_fetched_at(cifar_r
     for table in ("baselines", "compute_vs_klom", "methods", "eval_pretrain"):
         record = json.loads((directory / f"results/{table}.tsv.json").read_text())
         assert record["dataset"]["commit"] == commit["commit"], table
+
+
+# -- benchmarks never mix ------------------------------------------------------
+
+CIFAR_CONFIG = str(REPO / "config/easydub-cifar10.yaml")
+
+
+def planned_settings(directory: Path, *args: str) -> list[str]:
+    """The method setting of every run_unlearning_method job a dry run plans (one per forget set)."""
+    result = snakemake(directory, "all", "--dry-run", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = re.findall(r"rule run_unlearning_method:.*?wildcards: ([^\n]*)", result.stdout, re.S)
+    return [re.search(r"setting=([^,\s]+)", wildcards).group(1) for wildcards in jobs]
+
+
+def test_the_cifar10_config_plans_only_its_own_method_entries(tmp_path):
+    directory = copy_workflow(tmp_path)
+    # A researcher's digits entry, tuned for the digits, in config.yaml.
+    digits = yaml.safe_load((directory / "config.yaml").read_text())
+    digits["methods"]["mine"] = {"method": "ascent_forget", "lr": 0.05, "epochs": [1]}
+    (directory / "config.yaml").write_text(yaml.safe_dump(digits))
+    assert "mine" in planned_settings(directory)
+    planned = planned_settings(directory, "--configfile", CIFAR_CONFIG)
+    with open(CIFAR_CONFIG) as f:
+        cifar = yaml.safe_load(f)
+    assert sorted(set(planned)) == sorted(cifar["methods"])
+    assert len(planned) == len(cifar["methods"]) * len(cifar["forget_sets"])
+
+
+def test_a_second_benchmark_stops_before_overwriting_the_firsts_results(tmp_path):
+    directory = copy_workflow(tmp_path)
+    # The gathered results of a digits run, as its tables record them.
+    write_tsv(
+        directory / "results/baselines.tsv",
+        [{"benchmark": "digits", "forget_set": 1, "baseline": "pretrain", "split": "val"}],
+        ["benchmark", "forget_set", "baseline", "split"],
+    )
+    (directory / "results/compute_vs_klom.png").write_bytes(b"the digits figure")
+    before = {p: p.read_bytes() for p in (directory / "results").iterdir()}
+    result = snakemake(directory, "results/compute_vs_klom.png", "--configfile", CIFAR_CONFIG)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if "holds the digits" in line]
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert "results/ holds the digits benchmark's results (results/baselines.tsv)" in lines[0]
+    assert "run it in another directory (snakemake --directory DIR" in lines[0]
+    assert {p: p.read_bytes() for p in (directory / "results").iterdir()} == before
+    for created in ("resources", "logs"):
+        assert not (directory / created).exists(), created
+    # The digits benchmark itself goes on in the same directory.
+    assert snakemake(directory, "results/compute_vs_klom.png", "--dry-run").returncode == 0

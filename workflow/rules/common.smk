@@ -10,8 +10,10 @@ from klomflow.benchmarks import get_benchmark
 from klomflow.config_checks import check_config, check_device, noise_label
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import HUB_FILE_EPOCH, check_model_count, source
+from klomflow.results_owner import check_results_benchmark
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
-from klomflow.unlearning.registry import method_module_file
+from klomflow.unlearning.code import method_code_hash
+from klomflow.unlearning.registry import method_module_file, resolve_method
 from klomflow.unlearning.settings import method_settings, swept_values
 
 # -- the config ----------------------------------------------------------------
@@ -33,6 +35,12 @@ def config_error(message):
 
 
 BENCHMARK = get_benchmark(config["benchmark"])
+# The gathered tables and figures (results/*.tsv, *.png) have one name for
+# every benchmark: stop before a run could overwrite or mix another's.
+try:
+    check_results_benchmark("results", BENCHMARK.name)
+except ValueError as error:
+    raise WorkflowError(str(error)) from None
 SOURCE = config["reference"]["source"]
 FORGET_SETS = config["forget_sets"]
 # The grid is the expensive part (on CIFAR-10, twelve GPU cells per forget
@@ -316,14 +324,29 @@ def get_method_setting(wildcards):
     return METHOD_SETTINGS[wildcards.setting]
 
 
-def get_method_module(wildcards):
-    """The file of a user's method (`my_methods.py:f` or `package.module:f`), if it has one.
+def get_method_code(wildcards):
+    """The hash of the code of the setting's method (klomflow.unlearning.code).
 
-    An input of the setting's jobs, so that editing the method re-runs them
-    (and only the settings that use it).
+    A param of the setting's jobs, so that editing the method, a built-in or a
+    user's, re-runs exactly the settings that use it, and adding an unrelated
+    function to its file re-runs none.
     """
-    path = method_module_file(METHOD_SETTINGS[wildcards.setting]["method"])
-    return [path] if path else []
+    return method_code_hash(resolve_method(METHOD_SETTINGS[wildcards.setting]["method"]))
+
+
+def method_code_record(method):
+    """What a method table's provenance says of ``method``: its code's hash and its user file."""
+    return {
+        "code_sha256": method_code_hash(resolve_method(method)),
+        "file": method_module_file(method),
+    }
+
+
+def get_method_code_records(wildcards):
+    """The code records of the methods of the setting in `wildcards`, or of every setting."""
+    settings = [wildcards.setting] if hasattr(wildcards, "setting") else METHOD_SETTINGS
+    methods = sorted({METHOD_SETTINGS[name]["method"] for name in settings})
+    return {method: method_code_record(method) for method in methods}
 
 
 def get_method_tables(wildcards):

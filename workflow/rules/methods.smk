@@ -8,7 +8,6 @@ rule run_unlearning_method:
         dataset=get_dataset,
         forget_set=get_forget_set,
         checkpoints=get_pretrain_checkpoints,
-        method_module=get_method_module,
     output:
         "results/{benchmark}/forget_{forget_set}/methods/{setting}/margins.npz",
     log:
@@ -19,6 +18,8 @@ rule run_unlearning_method:
         # Only this setting's values: adding or changing another setting
         # leaves this job's outputs alone.
         setting=get_method_setting,
+        # The method's code, hashed: editing it re-runs this setting.
+        method_code=get_method_code,
         reference=get_reference_format(),
         n_models=config["n_models"],
         training_epochs=config["training"]["epochs"],
@@ -49,6 +50,7 @@ rule score_unlearning_method:
     params:
         reference=get_reference_format(),
         n_models=config["n_models"],
+        methods=get_method_code_records,
     threads: 1
     conda:
         "../../envs/scoring.yaml"

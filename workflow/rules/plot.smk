@@ -42,6 +42,7 @@ rule collect_method_settings:
     params:
         labels=get_method_labels,
         columns=METHOD_COLUMNS,
+        methods=get_method_code_records,
     conda:
         "../../envs/scoring.yaml"
     script:
@@ -164,6 +165,7 @@ rule gather_methods:
         "benchmarks/gather_methods/methods.tsv"
     params:
         columns=METHOD_COLUMNS,
+        methods=get_method_code_records,
     conda:
         "../../envs/scoring.yaml"
     script:

@@ -6,7 +6,12 @@ from klomflow.provenance import provenance
 from klomflow.scoring import read_scores
 from klomflow.tables import concatenate_tables
 
-record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
+record = provenance(
+    snakemake.config,
+    snakemake.scriptdir,
+    snakemake.input.get("hub_commit", []),
+    methods=snakemake.params.get("methods"),
+)
 concatenate_tables(
     snakemake.input.tables,
     snakemake.output.table,

@@ -15,6 +15,11 @@ rows = score_against_oracles(
     snakemake.params.n_models,
     n_threads=snakemake.threads,
 )
-record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
+record = provenance(
+    snakemake.config,
+    snakemake.scriptdir,
+    snakemake.input.get("hub_commit", []),
+    methods=snakemake.params.get("methods"),
+)
 write_replicates(snakemake.output.replicates, rows)
 write_tsv(snakemake.output.table, rows, EPOCH_COLUMNS, provenance=record)

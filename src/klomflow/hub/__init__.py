@@ -1,4 +1,4 @@
-"""Reference sets from the HuggingFace hub, in the EasyDUB layout (SPEC §4, §5).
+"""Reference sets from the HuggingFace hub, in the EasyDUB layout (docs/sources.md).
 
 Two sources, one object each: :class:`EasyDUBSource` (the EasyDUB dataset,
 already in the layout) and :class:`KlomModelsSource` (KLOM-models: oracles

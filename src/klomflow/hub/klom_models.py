@@ -1,7 +1,7 @@
 """The KLOM-models dataset on the hub (``royrin/KLOM-models``), written in the EasyDUB layout.
 
 It holds oracles as logits and pretrain ("full") models as checkpoints. The
-oracles' margins are derived from their logits here (SPEC §1); the pretrain
+oracles' margins are derived from their logits here (docs/klom.md); the pretrain
 checkpoints are only placed in the layout, and their margins are computed
 where the rest of the reference set's are
 (:func:`klomflow.reference.build_pretrain_margins`). The rest of the

@@ -1,4 +1,4 @@
-"""Unlearning methods, all N models at once (SPEC §8).
+"""Unlearning methods, all N models at once (docs/methods.md).
 
 Where to look:
 

@@ -1,4 +1,4 @@
-"""The built-in unlearning methods (SPEC §8), each an example of a method of your own.
+"""The built-in unlearning methods (docs/methods.md), each an example of a method of your own.
 
 A method is a generator function::
 
@@ -40,8 +40,8 @@ from klomflow.unlearning.parameters import (
 class SGD(TypedDict, total=False):
     """The optimiser settings every built-in method that takes steps accepts, as ``**sgd``.
 
-    Defaults (:data:`SGD_DEFAULTS`) are SPEC §8's: lr 0.001, no momentum, no
-    weight decay.
+    Defaults (:data:`SGD_DEFAULTS`) are the reference example's: lr 0.001, no
+    momentum, no weight decay.
     """
 
     lr: PositiveFloat

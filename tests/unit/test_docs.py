@@ -1,0 +1,105 @@
+"""The repository stands on its own: every file it points a reader to is in it."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Built from parts, so that this file does not cite what it forbids.
+FORBIDDEN_SOURCE = re.compile(r"\b" + "SP" + r"EC\b")
+MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+DOCS_MENTION = re.compile(r"(?<![\w/.-])docs/[\w.-]+\.md(?:#[\w-]+)?")
+HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$", re.M)
+
+
+def repository_text_files() -> list[Path]:
+    """Tracked files and new ones git does not ignore, that read as text."""
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    files = []
+    for name in listed:
+        path = REPO / name
+        if not path.is_file():
+            continue  # deleted in the work tree, not yet in the index
+        try:
+            path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        files.append(path)
+    return files
+
+
+def markdown_pages() -> list[Path]:
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def anchors(page: Path) -> set[str]:
+    """The fragment GitHub gives each heading of ``page``."""
+    slugs = set()
+    for heading in HEADING.findall(page.read_text(encoding="utf-8")):
+        text = re.sub(r"[`*_]", "", heading).lower()
+        slugs.add(re.sub(r"[^\w\- ]", "", text).replace(" ", "-"))
+    return slugs
+
+
+def unresolved(target: str, base: Path) -> str | None:
+    """Why a relative link ``target`` from a file in ``base`` does not resolve, or None."""
+    path, _, fragment = target.partition("#")
+    page = (base / path).resolve() if path else None
+    if page is not None and not page.exists():
+        return f"no file {path}"
+    if fragment and page is not None and page.suffix == ".md":
+        if fragment not in anchors(page):
+            return f"no heading #{fragment} in {path}"
+    return None
+
+
+def test_the_docs_pages_exist():
+    for name in ("klom.md", "sources.md", "recipe.md", "methods.md"):
+        assert (REPO / "docs" / name).is_file(), name
+
+
+def test_no_file_cites_a_specification_the_repository_lacks():
+    citing = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in repository_text_files()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if FORBIDDEN_SOURCE.search(line)
+    ]
+    assert not citing, f"cites a file the repository does not ship: {citing}"
+
+
+def test_every_relative_markdown_link_resolves():
+    broken = []
+    for page in markdown_pages():
+        text = page.read_text(encoding="utf-8")
+        for target in MARKDOWN_LINK.findall(text):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):
+                continue  # https:, mailto: ...: not the repository's
+            if target.startswith("#"):
+                problem = unresolved(page.name + target, page.parent)
+            else:
+                problem = unresolved(target, page.parent)
+            if problem:
+                broken.append(f"{page.relative_to(REPO)}: ({target}): {problem}")
+    assert not broken, broken
+
+
+def test_every_docs_page_mentioned_anywhere_exists():
+    broken = [
+        f"{path.relative_to(REPO)}: {mention}: {problem}"
+        for path in repository_text_files()
+        for mention in DOCS_MENTION.findall(path.read_text(encoding="utf-8"))
+        if (problem := unresolved(mention, REPO))
+    ]
+    assert not broken, broken
