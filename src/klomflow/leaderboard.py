@@ -37,8 +37,9 @@ mean over seeds, interpolated between epochs on each forget set that has the
 grid; paired on the oracles). ``retain_vs_do_nothing`` and
 ``val_vs_do_nothing`` flag raw P95 damage the same way.
 
-A setting that diverged on any forget set stands in it with status
-``diverged`` and no numbers, and takes part in no ranking. ``n_degenerate``
+A setting's epoch at which its models had diverged on any forget set stands
+in it with status ``diverged`` and no numbers, and takes part in no ranking
+(its epochs recorded finite before are ranked as usual). ``n_degenerate``
 counts the samples, over splits and forget sets, whose KLOM of 0 only means
 the binning dropped every unlearned margin (docs/klom.md): a non-zero count flags
 the row's P95 as flattering.
