@@ -1,5 +1,6 @@
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 from jsonschema import ValidationError
@@ -103,6 +104,7 @@ def get_final_outputs():
         f"results/{BENCHMARK.name}/forget_{forget_set}/compute_vs_klom.png"
         for forget_set in RETRAIN_FORGET_SETS
     ]
+    outputs += [f"results/{BENCHMARK.name}/n_models.tsv", f"results/{BENCHMARK.name}/n_models.png"]
     if METHOD_SETTINGS:
         outputs += ["results/methods.png", "results/methods.tsv", "results/leaderboard.tsv"]
         outputs += ["results/leaderboard.md"]
@@ -328,23 +330,39 @@ def replicates_of(tables):
 
 
 def get_forget_set_leaderboard_inputs(wildcards):
-    """A forget set's methods, baselines and (if it was run) grid tables, with their replicates."""
-    tables = get_forget_set_methods_figure_inputs(wildcards)
+    """The tables of the forget set's methods figure, with their replicates."""
+    return get_forget_set_methods_figure_inputs(wildcards)
+
+
+def get_forget_set_methods_figure_inputs(wildcards):
+    """The methods of one forget set, its baselines, its grid if it was run, and their replicates."""
+    tables = {
+        "methods": f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/methods.tsv",
+        "baselines": f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/baselines.tsv",
+    }
+    if int(wildcards.forget_set) in RETRAIN_FORGET_SETS:
+        tables["curves"] = (
+            f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/compute_vs_klom.tsv"
+        )
     return tables | {
         f"{name}_replicates": replicates_of([path])[0] for name, path in tables.items()
     }
 
 
-def get_forget_set_methods_figure_inputs(wildcards):
-    """The methods of one forget set, its baselines, and its grid if it was run."""
-    inputs = {
-        "methods": f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/methods.tsv",
-        "baselines": f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/baselines.tsv",
-    }
-    if int(wildcards.forget_set) in RETRAIN_FORGET_SETS:
-        inputs["curves"] = (
-            f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/compute_vs_klom.tsv"
-        )
+def get_model_count_inputs(wildcards):
+    """The reference margins of every forget set, as the baselines read them (get_baseline_inputs).
+
+    The pretrain margins on retain and val are shared; the rest is one file or
+    directory per forget set, in the order of `forget_sets`.
+    """
+    per_forget_set = [
+        get_baseline_inputs(SimpleNamespace(benchmark=wildcards.benchmark, forget_set=k))
+        for k in FORGET_SETS
+    ]
+    shared = ("pretrain_retain", "pretrain_val", "hub_commit")
+    inputs = {key: per_forget_set[0][key] for key in shared if key in per_forget_set[0]}
+    for key in ("pretrain_forget", "oracle", "forget_set"):
+        inputs[key] = [paths[key] for paths in per_forget_set]
     return inputs
 
 
