@@ -20,8 +20,11 @@
 #       retrain/noise_{noise}/seed_{seed}/klom.tsv    KLOM per epoch and split
 #       methods/{setting}/margins.npz, klom.tsv       one per method setting (entry or sweep point)
 #       compute_vs_klom.tsv, .png; methods.tsv, .png  that forget set's tables and figures
+#       methods_diverged.txt                          the settings the methods figure leaves out
+#   results/{benchmark}/n_models.tsv, .png            baselines' P95 with the first n of the N models
 #   results/                                          every forget set, with benchmark and forget_set columns:
 #       baselines.tsv, eval_pretrain.tsv, compute_vs_klom.tsv, .png, methods.tsv, .png, leaderboard.tsv
+#       methods_diverged.txt
 #   logs/<rule>/..., benchmarks/<rule>/...             one per job, mirroring its output
 #   resume/<output>.pt                                a training job's state while it runs
 

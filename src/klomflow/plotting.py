@@ -49,6 +49,8 @@ from klomflow.uncertainty import CONFIDENCE, Estimate, mean  # noqa: E402
 KLOM_CEILING = float(np.log(1 / EPS))
 INTERVAL_LABEL = f"{CONFIDENCE:.0%} interval of the P95 (band, bar)"
 SHARE_LABEL = "share of margins > 0\n(true class p > 1/2)"
+# The columns of n_models.tsv that make a point and its bar.
+_INTERVAL_COLUMNS = ("klom_p95", "klom_p95_low", "klom_p95_high")
 # One marker per method entry; its settings differ by colour.
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 
@@ -194,9 +196,6 @@ def figure_n_models(rows: list[dict], title: str = ""):
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     _finish(fig, axes, title)
     return fig
-
-
-_INTERVAL_COLUMNS = ("klom_p95", "klom_p95_low", "klom_p95_high")
 
 
 def _draw_setting(klom_ax, share_ax, rows, label, style):

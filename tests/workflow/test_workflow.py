@@ -146,6 +146,9 @@ AGGREGATES = {
     "plot_compute_vs_klom": 1,
     "plot_methods": 1,
     "rank_methods": 1,
+    # What N buys reads the reference set of every forget set.
+    "score_model_counts": 1,
+    "plot_model_counts": 1,
     "all": 1,
 }
 
