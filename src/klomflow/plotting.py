@@ -308,9 +308,12 @@ def _label_klom_axes(ax, title, xlabel="compute (% of a full retrain)"):
     ax.axhline(KLOM_CEILING, color="firebrick", lw=0.7, alpha=0.7, label="KLOM ceiling, log(1/ε)")
     # symlog: a score of 0 (identical histograms) must still have a place.
     ax.set_yscale("symlog", linthresh=0.01)
-    # Label 1-2-5 steps: a decade or two of plain log labels leaves a reader
-    # guessing what the curves between 10^0 and 10^1 read.
-    ax.yaxis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=0.01, subs=(1.0, 2.0, 5.0)))
+    # Label 1-2-3-5-7 steps: a decade or two of plain log labels leaves a reader
+    # guessing what the curves between 10^0 and 10^1 read, and scores that all
+    # lie between 5 and the ceiling would get only two labels with 1-2-5.
+    ax.yaxis.set_major_locator(
+        SymmetricalLogLocator(base=10, linthresh=0.01, subs=(1.0, 2.0, 3.0, 5.0, 7.0))
+    )
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.grid(alpha=0.3)
 
