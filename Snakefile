@@ -21,7 +21,8 @@
 #       methods/{setting}/margins.npz, klom.tsv       one per method setting (entry or sweep point)
 #       compute_vs_klom.tsv, .png; methods.tsv, .png  that forget set's tables and figures
 #       methods_diverged.txt                          the settings the methods figure leaves out
-#   results/{benchmark}/n_models.tsv, .png            baselines' P95 with the first n of the N models
+#       n_models.tsv                                  baselines' P95 with the first n of the N models
+#   results/{benchmark}/n_models.tsv, .png            the same, every forget set
 #   results/                                          every forget set, with benchmark and forget_set columns:
 #       baselines.tsv, eval_pretrain.tsv, compute_vs_klom.tsv, .png, methods.tsv, .png, leaderboard.tsv
 #       methods_diverged.txt

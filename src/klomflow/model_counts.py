@@ -79,7 +79,9 @@ def model_count_rows(
     """One row per (split, n, baseline): the P95 of the first n models and its interval.
 
     ``pretrain[split]`` is ``(N, n_samples)``, ``oracles[split]`` ``(2N,
-    n_samples)``; ``sizes`` defaults to :func:`subset_sizes`.
+    n_samples)``; ``sizes`` defaults to :func:`subset_sizes`. Each row carries
+    its P95's bootstrap replicates under ``"p95_replicates"``, as every KLOM
+    table's rows do.
     """
     rows = []
     for split in SPLITS:
@@ -105,6 +107,7 @@ def model_count_rows(
                         "klom_p95_low": low,
                         "klom_p95_high": high,
                         "interval_width": high - low,
+                        "p95_replicates": summary["p95_replicates"],
                     }
                 )
     return rows

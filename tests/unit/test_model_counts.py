@@ -75,6 +75,7 @@ def test_with_all_n_models_the_rows_are_the_baselines_own(reference_set, model_c
         for column in ("klom_p95", "klom_p95_low", "klom_p95_high"):
             assert row[column] == baseline[column], (row["split"], row["baseline"], column)
         assert row["interval_width"] == pytest.approx(row["klom_p95_high"] - row["klom_p95_low"])
+        np.testing.assert_array_equal(row["p95_replicates"], baseline["p95_replicates"])
 
 
 @pytest.fixture(scope="module")

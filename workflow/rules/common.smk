@@ -1,6 +1,5 @@
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import yaml
 from jsonschema import ValidationError
@@ -11,6 +10,7 @@ from klomflow.benchmarks import get_benchmark
 from klomflow.config_checks import check_config, noise_label
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import HUB_FILE_EPOCH, check_model_count, source
+from klomflow.model_counts import MODEL_COUNT_COLUMNS
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
 from klomflow.unlearning.registry import method_module_file
 from klomflow.unlearning.settings import method_settings, swept_values
@@ -347,23 +347,6 @@ def get_forget_set_methods_figure_inputs(wildcards):
     return tables | {
         f"{name}_replicates": replicates_of([path])[0] for name, path in tables.items()
     }
-
-
-def get_model_count_inputs(wildcards):
-    """The reference margins of every forget set, as the baselines read them (get_baseline_inputs).
-
-    The pretrain margins on retain and val are shared; the rest is one file or
-    directory per forget set, in the order of `forget_sets`.
-    """
-    per_forget_set = [
-        get_baseline_inputs(SimpleNamespace(benchmark=wildcards.benchmark, forget_set=k))
-        for k in FORGET_SETS
-    ]
-    shared = ("pretrain_retain", "pretrain_val", "hub_commit")
-    inputs = {key: per_forget_set[0][key] for key in shared if key in per_forget_set[0]}
-    for key in ("pretrain_forget", "oracle", "forget_set"):
-        inputs[key] = [paths[key] for paths in per_forget_set]
-    return inputs
 
 
 def figure_title(forget_sets):

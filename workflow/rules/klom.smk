@@ -51,21 +51,18 @@ rule score_baselines:
 
 rule score_model_counts:
     input:
-        unpack(get_model_count_inputs),
+        unpack(get_baseline_inputs),
     output:
-        table=report(
-            "results/{benchmark}/n_models.tsv",
-            caption="../report/n_models_table.rst",
-            category="Baselines",
-        ),
-        provenance="results/{benchmark}/n_models.tsv.json",
+        table="results/{benchmark}/forget_{forget_set}/n_models.tsv",
+        replicates="results/{benchmark}/forget_{forget_set}/n_models_p95_replicates.npy",
+        provenance="results/{benchmark}/forget_{forget_set}/n_models.tsv.json",
     log:
-        "logs/score_model_counts/{benchmark}.log",
+        "logs/score_model_counts/{benchmark}/forget_{forget_set}.log",
     benchmark:
-        "benchmarks/score_model_counts/{benchmark}.tsv"
+        "benchmarks/score_model_counts/{benchmark}/forget_{forget_set}.tsv"
     params:
         reference=get_reference_format(),
-        forget_sets=FORGET_SETS,
+        labels=forget_set_labels,
         n_models=config["n_models"],
     threads: 1
     conda:

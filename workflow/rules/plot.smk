@@ -223,6 +223,31 @@ rule plot_methods:
         "../scripts/plot_methods.py"
 
 
+rule gather_model_counts:
+    input:
+        tables=get_forget_set_tables("n_models", FORGET_SETS),
+        replicates=replicates_of(get_forget_set_tables("n_models", FORGET_SETS)),
+        hub_commit=get_hub_commit,
+    output:
+        table=report(
+            "results/{benchmark}/n_models.tsv",
+            caption="../report/n_models_table.rst",
+            category="Baselines",
+        ),
+        replicates="results/{benchmark}/n_models_p95_replicates.npy",
+        provenance="results/{benchmark}/n_models.tsv.json",
+    log:
+        "logs/gather_model_counts/{benchmark}.log",
+    benchmark:
+        "benchmarks/gather_model_counts/{benchmark}.tsv"
+    params:
+        columns=MODEL_COUNT_COLUMNS,
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/collect_tables.py"
+
+
 rule plot_model_counts:
     input:
         "results/{benchmark}/n_models.tsv",
