@@ -68,8 +68,11 @@ def figure_compute_vs_klom(curves: list[dict], baselines: list[dict], title: str
     ``curves``: rows of ``compute_vs_klom.tsv`` with their replicates; each
     noise level is drawn as the mean over its cells (forget sets and seeds)
     with the interval of that mean as a band. ``baselines``: rows of
-    ``baselines.tsv`` with their replicates.
+    ``baselines.tsv`` with their replicates; only those of the grid's forget
+    sets are drawn (a config may run the grid on fewer forget sets).
     """
+    grid_forget_sets = {r["forget_set"] for r in curves}
+    baselines = [r for r in baselines if r["forget_set"] in grid_forget_sets]
     noise_levels = sorted({float(r["noise"]) for r in curves})
     diverged = _diverged(curves, _noise_name)
     colours = dict(zip(noise_levels, plt.cm.viridis(np.linspace(0, 0.9, len(noise_levels) or 1))))

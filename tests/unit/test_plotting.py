@@ -302,3 +302,18 @@ def test_the_n_models_figure_has_a_bar_per_point_and_a_curve_per_forget_set_and_
     plt.close(fig)
     plot_n_models(rows, tmp_path / "n_models.png", title="digits")
     assert (tmp_path / "n_models.png").stat().st_size > 0
+
+
+def test_the_grid_figure_draws_the_baselines_of_the_grid_forget_sets_only(rng, baselines, curves):
+    grid_on_one = [r for r in curves if r["forget_set"] == "1"]
+    fig = figure_compute_vs_klom(grid_on_one, baselines)
+    ax = fig.axes[SPLITS.index("forget")]
+    (pretrain,) = [line for line in ax.get_lines() if line.get_label() == "pretrain (do nothing)"]
+    only_one = [
+        r
+        for r in baselines
+        if r["forget_set"] == "1" and r["split"] == "forget" and r["baseline"] == "pretrain"
+    ]
+    assert pretrain.get_ydata()[0] == pytest.approx(float(only_one[0]["klom_p95"]))
+    assert "pretrain, range over forget sets" not in [line.get_label() for line in ax.get_lines()]
+    plt.close(fig)
