@@ -21,9 +21,12 @@
 #       methods/{setting}/margins.npz, klom.tsv       one per method setting (entry or sweep point)
 #       compute_vs_klom.tsv, .png; methods.tsv, .png  that forget set's tables and figures
 #       leaderboard.tsv                               that forget set's settings, ranked
+#       methods_diverged.txt                          the settings the methods figure leaves out
+#       n_models.tsv                                  baselines' P95 with the first n of the N models
+#   results/{benchmark}/n_models.tsv, .png            the same, every forget set
 #   results/                                          every forget set, with benchmark and forget_set columns:
 #       baselines.tsv, eval_pretrain.tsv, compute_vs_klom.tsv, .png, methods.tsv, .png,
-#       leaderboard.tsv, .md
+#       leaderboard.tsv, .md, methods_diverged.txt
 #       run_summary.txt                               what the run could not score, and why
 #   <table>_p95_replicates.npy                        beside every KLOM table <table>.tsv: each row's
 #                                                     P95 bootstrap replicates (klomflow.uncertainty)

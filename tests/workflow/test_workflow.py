@@ -152,6 +152,8 @@ AGGREGATES = {
     "plot_methods": 1,
     "rank_methods": 1,
     "summarize_run": 1,
+    "gather_model_counts": 1,
+    "plot_model_counts": 1,
     "all": 1,
 }
 
@@ -164,6 +166,7 @@ def test_a_new_forget_set_runs_only_its_own_jobs_and_the_aggregates(tiny_run):
         "train_oracle_models": 1,
         "slice_pretrain_forget_margins": 1,
         "score_baselines": 1,
+        "score_model_counts": 1,
         # ... its grid (2 cells) and methods (6 settings), their tables and figures,
         "retrain_models": 2,
         "score_retraining": 2,

@@ -10,6 +10,7 @@ from klomflow.benchmarks import get_benchmark
 from klomflow.config_checks import check_config, check_device, noise_label
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import HUB_FILE_EPOCH, check_model_count, source
+from klomflow.model_counts import MODEL_COUNT_COLUMNS
 from klomflow.results_owner import check_results_benchmark
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
 from klomflow.unlearning.code import method_code_hash
@@ -122,6 +123,7 @@ def get_final_outputs():
         f"results/{BENCHMARK.name}/forget_{forget_set}/compute_vs_klom.png"
         for forget_set in RETRAIN_FORGET_SETS
     ]
+    outputs += [f"results/{BENCHMARK.name}/n_models.tsv", f"results/{BENCHMARK.name}/n_models.png"]
     if METHOD_SETTINGS:
         outputs += ["results/methods.png", "results/methods.tsv", "results/leaderboard.tsv"]
         outputs += ["results/leaderboard.md"]
@@ -389,24 +391,23 @@ def replicates_of(tables):
 
 
 def get_forget_set_leaderboard_inputs(wildcards):
-    """A forget set's methods, baselines and (if it was run) grid tables, with their replicates."""
-    tables = get_forget_set_methods_figure_inputs(wildcards)
-    return tables | {
-        f"{name}_replicates": replicates_of([path])[0] for name, path in tables.items()
-    }
+    """The tables of the forget set's methods figure, with their replicates."""
+    return get_forget_set_methods_figure_inputs(wildcards)
 
 
 def get_forget_set_methods_figure_inputs(wildcards):
-    """The methods of one forget set, its baselines, and its grid if it was run."""
-    inputs = {
+    """The methods of one forget set, its baselines, its grid if it was run, and their replicates."""
+    tables = {
         "methods": f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/methods.tsv",
         "baselines": f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/baselines.tsv",
     }
     if int(wildcards.forget_set) in RETRAIN_FORGET_SETS:
-        inputs["curves"] = (
+        tables["curves"] = (
             f"results/{wildcards.benchmark}/forget_{wildcards.forget_set}/compute_vs_klom.tsv"
         )
-    return inputs
+    return tables | {
+        f"{name}_replicates": replicates_of([path])[0] for name, path in tables.items()
+    }
 
 
 def figure_title(forget_sets):

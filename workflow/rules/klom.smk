@@ -1,5 +1,6 @@
 # Scoring with KLOM against oracles 0..N-1: every epoch of every grid cell,
-# and, per forget set, the two baselines (pretrain, and the oracle floor).
+# and, per forget set, the two baselines (pretrain, and the oracle floor),
+# also with the first n of the N models, to show what N buys.
 
 
 rule score_retraining:
@@ -46,6 +47,28 @@ rule score_baselines:
         "../../envs/scoring.yaml"
     script:
         "../scripts/score_baselines.py"
+
+
+rule score_model_counts:
+    input:
+        unpack(get_baseline_inputs),
+    output:
+        table="results/{benchmark}/forget_{forget_set}/n_models.tsv",
+        replicates="results/{benchmark}/forget_{forget_set}/n_models_p95_replicates.npy",
+        provenance="results/{benchmark}/forget_{forget_set}/n_models.tsv.json",
+    log:
+        "logs/score_model_counts/{benchmark}/forget_{forget_set}.log",
+    benchmark:
+        "benchmarks/score_model_counts/{benchmark}/forget_{forget_set}.tsv"
+    params:
+        reference=get_reference_format(),
+        labels=forget_set_labels,
+        n_models=config["n_models"],
+    threads: 1
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/score_model_counts.py"
 
 
 rule eval_pretrain:

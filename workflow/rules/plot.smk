@@ -52,7 +52,9 @@ rule collect_method_settings:
 rule plot_forget_set_compute_vs_klom:
     input:
         curves="results/{benchmark}/forget_{forget_set}/compute_vs_klom.tsv",
+        curves_replicates="results/{benchmark}/forget_{forget_set}/compute_vs_klom_p95_replicates.npy",
         baselines="results/{benchmark}/forget_{forget_set}/baselines.tsv",
+        baselines_replicates="results/{benchmark}/forget_{forget_set}/baselines_p95_replicates.npy",
     output:
         report(
             "results/{benchmark}/forget_{forget_set}/compute_vs_klom.png",
@@ -75,11 +77,12 @@ rule plot_forget_set_methods:
     input:
         unpack(get_forget_set_methods_figure_inputs),
     output:
-        report(
+        figure=report(
             "results/{benchmark}/forget_{forget_set}/methods.png",
             caption="../report/methods.rst",
             category="Unlearning methods",
         ),
+        diverged="results/{benchmark}/forget_{forget_set}/methods_diverged.txt",
     log:
         "logs/plot_forget_set_methods/{benchmark}/forget_{forget_set}.log",
     benchmark:
@@ -175,7 +178,9 @@ rule gather_methods:
 rule plot_compute_vs_klom:
     input:
         curves="results/compute_vs_klom.tsv",
+        curves_replicates="results/compute_vs_klom_p95_replicates.npy",
         baselines="results/baselines.tsv",
+        baselines_replicates="results/baselines_p95_replicates.npy",
     output:
         report(
             "results/compute_vs_klom.png",
@@ -197,14 +202,18 @@ rule plot_compute_vs_klom:
 rule plot_methods:
     input:
         methods="results/methods.tsv",
+        methods_replicates="results/methods_p95_replicates.npy",
         baselines="results/baselines.tsv",
+        baselines_replicates="results/baselines_p95_replicates.npy",
         curves="results/compute_vs_klom.tsv",
+        curves_replicates="results/compute_vs_klom_p95_replicates.npy",
     output:
-        report(
+        figure=report(
             "results/methods.png",
             caption="../report/methods.rst",
             category="Unlearning methods",
         ),
+        diverged="results/methods_diverged.txt",
     log:
         "logs/plot_methods/methods.log",
     benchmark:
@@ -215,6 +224,52 @@ rule plot_methods:
         "../../envs/plotting.yaml"
     script:
         "../scripts/plot_methods.py"
+
+
+rule gather_model_counts:
+    input:
+        tables=get_forget_set_tables("n_models", FORGET_SETS),
+        replicates=replicates_of(get_forget_set_tables("n_models", FORGET_SETS)),
+        hub_commit=get_hub_commit,
+    output:
+        table=report(
+            "results/{benchmark}/n_models.tsv",
+            caption="../report/n_models_table.rst",
+            category="Baselines",
+        ),
+        replicates="results/{benchmark}/n_models_p95_replicates.npy",
+        provenance="results/{benchmark}/n_models.tsv.json",
+    log:
+        "logs/gather_model_counts/{benchmark}.log",
+    benchmark:
+        "benchmarks/gather_model_counts/{benchmark}.tsv"
+    params:
+        columns=MODEL_COUNT_COLUMNS,
+    conda:
+        "../../envs/scoring.yaml"
+    script:
+        "../scripts/collect_tables.py"
+
+
+rule plot_model_counts:
+    input:
+        "results/{benchmark}/n_models.tsv",
+    output:
+        report(
+            "results/{benchmark}/n_models.png",
+            caption="../report/n_models.rst",
+            category="Baselines",
+        ),
+    log:
+        "logs/plot_model_counts/{benchmark}.log",
+    benchmark:
+        "benchmarks/plot_model_counts/{benchmark}.tsv"
+    params:
+        title=figure_title(FORGET_SETS),
+    conda:
+        "../../envs/plotting.yaml"
+    script:
+        "../scripts/plot_model_counts.py"
 
 
 rule rank_forget_set_methods:

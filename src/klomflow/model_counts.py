@@ -1,0 +1,113 @@
+"""What N buys: the baselines' P95 KLOM and its interval with fewer models.
+
+For a subset size n, ``pretrain`` scores the first n pretrain models against
+the first n oracles, and ``oracle_floor`` oracles ``0..n-1`` against oracles
+``N..N+n-1``, exactly as :func:`klomflow.scoring.score_baselines` does with
+all N (at n = N the rows are the baselines' own). How the interval narrows
+as n grows says how many models a run needs for a given precision; how the
+P95 itself moves says how much of it is the binning of few models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from klomflow.benchmarks import n_oracles
+from klomflow.easydub import ReferenceFormat
+from klomflow.scoring import FORGET_SET_COLUMNS, summarize_split
+from klomflow.splits import SPLITS
+from klomflow.uncertainty import HELD_OUT_ORACLES, MODELS, ORACLES, Replicates
+
+MODEL_COUNT_COLUMNS = [
+    *FORGET_SET_COLUMNS,
+    "baseline",
+    "split",
+    "n_models",
+    "klom_p95",
+    "klom_p95_low",
+    "klom_p95_high",
+    "interval_width",
+]
+# The smallest subset: with fewer models per side a 20-bin histogram of one
+# sample's margins says next to nothing.
+SMALLEST_SUBSET = 4
+
+
+def subset_sizes(n_models: int) -> list[int]:
+    """The subset sizes n scored for N models: 4, 8, 16, ... (doubling) below N, then N.
+
+    E.g. N = 100: 4, 8, 16, 32, 64, 100; N = 16: 4, 8, 16. An N below 4 is
+    scored at N alone.
+    """
+    sizes = []
+    n = SMALLEST_SUBSET
+    while n < n_models:
+        sizes.append(n)
+        n *= 2
+    return [*sizes, n_models]
+
+
+def score_model_counts(
+    reference: ReferenceFormat,
+    pretrain_dirs: dict[str, Path],
+    oracle_dir: Path,
+    forget_set_file: Path,
+    n_models: int,
+    n_threads: int | None = None,
+) -> list[dict]:
+    """:func:`model_count_rows` of one forget set's reference set, read as the baselines read it."""
+    forget_set = reference.read_forget_set(forget_set_file)
+    oracles = reference.read_oracle_margins(oracle_dir, forget_set, range(n_oracles(n_models)))
+    pretrain = {
+        split: reference.read_split_margins(
+            pretrain_dirs[split], split, forget_set, range(n_models)
+        )
+        for split in SPLITS
+    }
+    return model_count_rows(pretrain, oracles, n_models, n_threads=n_threads)
+
+
+def model_count_rows(
+    pretrain: dict[str, np.ndarray],
+    oracles: dict[str, np.ndarray],
+    n_models: int,
+    sizes: list[int] | None = None,
+    n_threads: int | None = None,
+) -> list[dict]:
+    """One row per (split, n, baseline): the P95 of the first n models and its interval.
+
+    ``pretrain[split]`` is ``(N, n_samples)``, ``oracles[split]`` ``(2N,
+    n_samples)``; ``sizes`` defaults to :func:`subset_sizes`. Each row carries
+    its P95's bootstrap replicates under ``"p95_replicates"``, as every KLOM
+    table's rows do.
+    """
+    rows = []
+    for split in SPLITS:
+        for n in sizes or subset_sizes(n_models):
+            replicates = Replicates(n)
+            pairs = {
+                "pretrain": (pretrain[split][:n], oracles[split][:n], (MODELS, ORACLES)),
+                "oracle_floor": (
+                    oracles[split][:n],
+                    oracles[split][n_models : n_models + n],
+                    (ORACLES, HELD_OUT_ORACLES),
+                ),
+            }
+            for baseline, (margins, oracle, roles) in pairs.items():
+                summary = summarize_split(margins, oracle, replicates, roles, n_threads=n_threads)
+                low, high = summary["klom_p95_low"], summary["klom_p95_high"]
+                rows.append(
+                    {
+                        "baseline": baseline,
+                        "split": split,
+                        "n_models": n,
+                        "klom_p95": summary["klom_p95"],
+                        "klom_p95_low": low,
+                        "klom_p95_high": high,
+                        "interval_width": high - low,
+                        "p95_replicates": summary["p95_replicates"],
+                    }
+                )
+    return rows
