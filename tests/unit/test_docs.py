@@ -103,3 +103,23 @@ def test_every_docs_page_mentioned_anywhere_exists():
         if (problem := unresolved(mention, REPO))
     ]
     assert not broken, broken
+
+
+def test_the_example_of_scoring_your_own_models_runs(tmp_path, monkeypatch, capsys):
+    """docs/sources.md's example, on a small reference set in the EasyDUB layout."""
+    import numpy as np
+
+    from klomflow.easydub import EasyDUBLayout
+
+    text = (REPO / "docs/sources.md").read_text(encoding="utf-8")
+    example = text.split("## Scoring your own models")[1].split("```python\n")[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    layout = EasyDUBLayout.for_benchmark("resources/cifar10/easydub", "cifar10", "resnet9", 23)
+    rng = np.random.default_rng(0)
+    layout.write_forget_set(2, np.sort(rng.choice(50_000, 100, replace=False)))
+    oracle = rng.normal(size=(8, 100)).astype(np.float32)
+    layout.write_margins(layout.oracle_dir(2, "forget"), oracle)
+    np.save("my_forget_margins.npy", oracle[4:] + 1)
+    exec(compile(example, "docs/sources.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "'klom_p95'" in printed and "0 degenerate samples" in printed

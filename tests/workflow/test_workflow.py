@@ -1,5 +1,6 @@
 """The workflow through Snakemake itself, on the tiny config of conftest.py."""
 
+import hashlib
 import json
 import os
 import re
@@ -25,6 +26,8 @@ import klomflow
 from klomflow.benchmarks import BENCHMARKS
 from klomflow.margins import EpochMargins
 from klomflow.tables import read_tsv
+from klomflow.unlearning.code import method_code_hash
+from klomflow.unlearning.registry import resolve_method
 
 SUMMARY = ["klom_mean", "klom_p95", "klom_p95_low", "klom_p95_high", "klom_p05", "n_degenerate"]
 N_TRAIN = BENCHMARKS["digits"].n_train
@@ -520,6 +523,24 @@ def test_adding_an_unrelated_function_to_a_method_file_reruns_nothing(run_with_o
         return text + "\n\ndef not_used_yet(models, data):\n    yield models\n"
 
     assert planned_after_edit(run_with_own_method, edit) == {}
+
+
+def test_method_tables_record_the_code_and_the_file_of_their_methods(run_with_own_method):
+    module = run_with_own_method / "my_methods.py"
+    code = method_code_hash(resolve_method(f"{module}:ascent_then_finetune"))
+    expected = {
+        "code_sha256": code,
+        "file": "my_methods.py",
+        "file_sha256": hashlib.sha256(module.read_bytes()).hexdigest(),
+    }
+    name = "my_methods.py:ascent_then_finetune"
+    setting = run_with_own_method / "results/digits/forget_1/methods/mine/klom.tsv.json"
+    assert json.loads(setting.read_text())["methods"] == {name: expected}
+    gathered = json.loads((run_with_own_method / "results/methods.tsv.json").read_text())
+    assert gathered["methods"][name] == expected
+    assert gathered["methods"]["scrub"] == {
+        "code_sha256": method_code_hash(resolve_method("scrub"))
+    }
 
 
 def test_editing_a_builtin_method_reruns_its_settings(run_with_own_method, tmp_path):
