@@ -14,11 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from klomflow.benchmarks import n_oracles
 from klomflow.easydub import ReferenceFormat
-from klomflow.scoring import FORGET_SET_COLUMNS, summarize_split
-from klomflow.splits import SPLITS
-from klomflow.uncertainty import HELD_OUT_ORACLES, MODELS, ORACLES, Replicates
+from klomflow.scoring import FORGET_SET_COLUMNS, baseline_rows, read_baseline_margins
 
 MODEL_COUNT_COLUMNS = [
     *FORGET_SET_COLUMNS,
@@ -58,14 +55,9 @@ def score_model_counts(
     n_threads: int | None = None,
 ) -> list[dict]:
     """:func:`model_count_rows` of one forget set's reference set, read as the baselines read it."""
-    forget_set = reference.read_forget_set(forget_set_file)
-    oracles = reference.read_oracle_margins(oracle_dir, forget_set, range(n_oracles(n_models)))
-    pretrain = {
-        split: reference.read_split_margins(
-            pretrain_dirs[split], split, forget_set, range(n_models)
-        )
-        for split in SPLITS
-    }
+    pretrain, oracles = read_baseline_margins(
+        reference, pretrain_dirs, oracle_dir, forget_set_file, n_models
+    )
     return model_count_rows(pretrain, oracles, n_models, n_threads=n_threads)
 
 
@@ -76,7 +68,7 @@ def model_count_rows(
     sizes: list[int] | None = None,
     n_threads: int | None = None,
 ) -> list[dict]:
-    """One row per (split, n, baseline): the P95 of the first n models and its interval.
+    """One row per (n, split, baseline): the P95 of the first n models and its interval.
 
     ``pretrain[split]`` is ``(N, n_samples)``, ``oracles[split]`` ``(2N,
     n_samples)``; ``sizes`` defaults to :func:`subset_sizes`. Each row carries
@@ -84,30 +76,7 @@ def model_count_rows(
     table's rows do.
     """
     rows = []
-    for split in SPLITS:
-        for n in sizes or subset_sizes(n_models):
-            replicates = Replicates(n)
-            pairs = {
-                "pretrain": (pretrain[split][:n], oracles[split][:n], (MODELS, ORACLES)),
-                "oracle_floor": (
-                    oracles[split][:n],
-                    oracles[split][n_models : n_models + n],
-                    (ORACLES, HELD_OUT_ORACLES),
-                ),
-            }
-            for baseline, (margins, oracle, roles) in pairs.items():
-                summary = summarize_split(margins, oracle, replicates, roles, n_threads=n_threads)
-                low, high = summary["klom_p95_low"], summary["klom_p95_high"]
-                rows.append(
-                    {
-                        "baseline": baseline,
-                        "split": split,
-                        "n_models": n,
-                        "klom_p95": summary["klom_p95"],
-                        "klom_p95_low": low,
-                        "klom_p95_high": high,
-                        "interval_width": high - low,
-                        "p95_replicates": summary["p95_replicates"],
-                    }
-                )
+    for n in sizes or subset_sizes(n_models):
+        for row in baseline_rows(pretrain, oracles, n_models, n, n_threads=n_threads):
+            rows.append({**row, "interval_width": row["klom_p95_high"] - row["klom_p95_low"]})
     return rows

@@ -213,22 +213,55 @@ def score_baselines(
     method can hope for with N models). ``pretrain_dirs[split]`` holds the
     pretrain margins files of each split.
     """
+    pretrain, oracles = read_baseline_margins(
+        reference, pretrain_dirs, oracle_dir, forget_set_file, n_models
+    )
+    return baseline_rows(pretrain, oracles, n_models, n_models, n_threads=n_threads)
+
+
+def read_baseline_margins(
+    reference: ReferenceFormat,
+    pretrain_dirs: dict[str, Path],
+    oracle_dir: Path,
+    forget_set_file: Path,
+    n_models: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The N pretrain models' and the 2N oracles' margins of one forget set, per split."""
     forget_set = reference.read_forget_set(forget_set_file)
     oracles = reference.read_oracle_margins(oracle_dir, forget_set, range(n_oracles(n_models)))
-    replicates = Replicates(n_models)
-    rows = []
-    for split in SPLITS:
-        pretrain = reference.read_split_margins(
+    pretrain = {
+        split: reference.read_split_margins(
             pretrain_dirs[split], split, forget_set, range(n_models)
         )
+        for split in SPLITS
+    }
+    return pretrain, oracles
+
+
+def baseline_rows(
+    pretrain: dict[str, np.ndarray],
+    oracles: dict[str, np.ndarray],
+    n_models: int,
+    n: int,
+    n_threads: int | None = None,
+) -> list[dict]:
+    """The baselines with the first ``n`` of the N models, one row per (split, baseline).
+
+    ``pretrain[split]`` is ``(N, n_samples)``, ``oracles[split]`` ``(2N,
+    n_samples)``: the first n pretrain models against oracles ``0..n-1``, and
+    oracles ``0..n-1`` against the held-out ``N..N+n-1``.
+    """
+    replicates = Replicates(n)
+    rows = []
+    for split in SPLITS:
         # The floor's two sides are both oracles: its replicates resample
-        # oracles 0..N-1 exactly as every other row's oracle side does, so
+        # oracles 0..n-1 exactly as every other row's oracle side does, so
         # that the gap between a method and the floor is paired.
         candidates = {
-            "pretrain": (pretrain, oracles[split][:n_models], (MODELS, ORACLES)),
+            "pretrain": (pretrain[split][:n], oracles[split][:n], (MODELS, ORACLES)),
             "oracle_floor": (
-                oracles[split][:n_models],
-                oracles[split][n_models:],
+                oracles[split][:n],
+                oracles[split][n_models : n_models + n],
                 (ORACLES, HELD_OUT_ORACLES),
             ),
         }
@@ -237,7 +270,7 @@ def score_baselines(
                 {
                     "baseline": baseline,
                     "split": split,
-                    "n_models": n_models,
+                    "n_models": n,
                     **summarize_split(margins, oracle, replicates, roles, n_threads=n_threads),
                 }
             )
