@@ -88,11 +88,16 @@ def test_scoring_a_cell_reads_its_declared_inputs(tiny_run, tmp_path, config, re
         tmp_path,
         "score_epochs.py",
         {"margins": f"{cell}/margins.npz", "oracle": ORACLES, "forget_set": FORGET_SET},
-        {"table": "klom.tsv", "provenance": "klom.tsv.json"},
+        {
+            "table": "klom.tsv",
+            "replicates": "klom_p95_replicates.npy",
+            "provenance": "klom.tsv.json",
+        },
         config,
         params={"reference": reference, "n_models": 4},
     )
-    assert (job / "klom.tsv").read_bytes() == (tiny_run / f"{cell}/klom.tsv").read_bytes()
+    for name in ("klom.tsv", "klom_p95_replicates.npy"):
+        assert (job / name).read_bytes() == (tiny_run / f"{cell}/{name}").read_bytes()
 
 
 def test_scoring_the_baselines_reads_its_declared_inputs(tiny_run, tmp_path, config, reference):
@@ -107,7 +112,11 @@ def test_scoring_the_baselines_reads_its_declared_inputs(tiny_run, tmp_path, con
             "oracle": ORACLES,
             "forget_set": FORGET_SET,
         },
-        {"table": "baselines.tsv", "provenance": "baselines.tsv.json"},
+        {
+            "table": "baselines.tsv",
+            "replicates": "baselines_p95_replicates.npy",
+            "provenance": "baselines.tsv.json",
+        },
         config,
         params={
             "reference": reference,
@@ -115,7 +124,8 @@ def test_scoring_the_baselines_reads_its_declared_inputs(tiny_run, tmp_path, con
             "n_models": 4,
         },
     )
-    assert (job / "baselines.tsv").read_bytes() == (tiny_run / f"{K}/baselines.tsv").read_bytes()
+    for name in ("baselines.tsv", "baselines_p95_replicates.npy"):
+        assert (job / name).read_bytes() == (tiny_run / f"{K}/{name}").read_bytes()
 
 
 def test_slicing_pretrain_margins_reads_its_declared_inputs(tiny_run, tmp_path, config, reference):

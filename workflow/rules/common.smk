@@ -91,8 +91,10 @@ METHOD_SETTINGS = method_settings(config["methods"])
 onstart:
     # Once the jobs are planned, before the first runs (and before Snakemake
     # deletes the outputs it will replace). Only where the jobs run on this
-    # machine: a cluster's run on its GPU nodes, and check the device there.
-    if workflow.local_exec:
+    # machine (a cluster's run on its GPU nodes, and check the device there),
+    # and only when a planned job runs models: downloading and scoring the
+    # CIFAR-10 reference set needs no GPU, whatever `device` says.
+    if workflow.local_exec and uses_the_device(workflow.dag.needrun_jobs()):
         try:
             check_device(config["device"])
         except ValueError as error:
@@ -282,6 +284,11 @@ def get_hub_run_files(wildcards):
     return source(wildcards.source, layout).run_files(
         config["n_models"], FORGET_SETS, checkpoints=bool(METHOD_SETTINGS)
     )
+
+
+def uses_the_device(jobs):
+    """Whether any of ``jobs`` runs models: the rules that ask for a GPU (get_gpus)."""
+    return any("gpu" in job.rule.resources for job in jobs)
 
 
 def get_gpus():
