@@ -155,6 +155,11 @@ def interval(
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
     replicates = np.asarray(replicates, dtype=np.float64)
+    if not np.isfinite(replicates).all():
+        # A ratio whose denominator vanished in some replicate (a gap that
+        # resampling can close, e.g. doing nothing at the oracle floor): its
+        # spread is unbounded, and so is the honest interval.
+        return -np.inf, np.inf
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     sd = float(np.std(replicates, ddof=1)) * (1 + 1 / np.sqrt(2 * (replicates.size - 1)))
     return point - z * sd, point + z * sd
@@ -198,7 +203,8 @@ class Estimate:
         return Estimate(number - self.point, number - self.replicates)
 
     def __truediv__(self, other: Estimate) -> Estimate:
-        return Estimate(self.point / other.point, self.replicates / other.replicates)
+        with np.errstate(divide="ignore", invalid="ignore"):  # see interval()
+            return Estimate(self.point / other.point, self.replicates / other.replicates)
 
     def __neg__(self) -> Estimate:
         return Estimate(-self.point, -self.replicates)

@@ -43,6 +43,7 @@ from klomflow.klom import klom_scores
 from klomflow.uncertainty import (
     MODELS,
     ORACLES,
+    Estimate,
     Replicates,
     compare,
     interval,
@@ -191,3 +192,11 @@ def test_an_interval_of_unusable_margins_is_refused_with_one_line(unlearned, ora
 def test_confidence_outside_0_1_is_refused():
     with pytest.raises(ValueError, match="confidence"):
         interval(1.0, np.array([1.0, 2.0]), confidence=1.5)
+
+
+def test_a_ratio_whose_denominator_vanishes_in_a_replicate_has_an_unbounded_interval():
+    """E.g. a forget set's gap closed where resampling can close the gap itself."""
+    gap = Estimate(0.5, np.array([0.4, 0.0, 0.6, 0.5]))
+    ratio = Estimate(0.25, np.array([0.2, 0.1, 0.3, 0.2])) / gap
+    assert ratio.interval() == (-np.inf, np.inf)
+    assert compare(ratio.point, ratio.replicates) == "tie"
