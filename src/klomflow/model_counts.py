@@ -10,12 +10,9 @@ P95 itself moves says how much of it is the binning of few models.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from klomflow.easydub import ReferenceFormat
-from klomflow.scoring import FORGET_SET_COLUMNS, baseline_rows, read_baseline_margins
+from klomflow.scoring import FORGET_SET_COLUMNS, baseline_rows
 
 MODEL_COUNT_COLUMNS = [
     *FORGET_SET_COLUMNS,
@@ -46,21 +43,6 @@ def subset_sizes(n_models: int) -> list[int]:
     return [*sizes, n_models]
 
 
-def score_model_counts(
-    reference: ReferenceFormat,
-    pretrain_dirs: dict[str, Path],
-    oracle_dir: Path,
-    forget_set_file: Path,
-    n_models: int,
-    n_threads: int | None = None,
-) -> list[dict]:
-    """:func:`model_count_rows` of one forget set's reference set, read as the baselines read it."""
-    pretrain, oracles = read_baseline_margins(
-        reference, pretrain_dirs, oracle_dir, forget_set_file, n_models
-    )
-    return model_count_rows(pretrain, oracles, n_models, n_threads=n_threads)
-
-
 def model_count_rows(
     pretrain: dict[str, np.ndarray],
     oracles: dict[str, np.ndarray],
@@ -71,7 +53,7 @@ def model_count_rows(
     """One row per (n, split, baseline): the P95 of the first n models and its interval.
 
     ``pretrain[split]`` is ``(N, n_samples)``, ``oracles[split]`` ``(2N,
-    n_samples)``; ``sizes`` defaults to :func:`subset_sizes`. Each row carries
+    n_samples)``, as :func:`klomflow.scoring.read_baseline_margins` reads them; ``sizes`` defaults to :func:`subset_sizes`. Each row carries
     its P95's bootstrap replicates under ``"p95_replicates"``, as every KLOM
     table's rows do.
     """

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from klomflow.easydub import ReferenceFormat
-from klomflow.model_counts import model_count_rows, score_model_counts, subset_sizes
+from klomflow.model_counts import model_count_rows, subset_sizes
 from klomflow.plotting import KLOM_CEILING
-from klomflow.scoring import score_baselines
+from klomflow.scoring import read_baseline_margins, score_baselines
 from klomflow.splits import SPLITS
 
 N = 16
@@ -52,7 +52,7 @@ def reference_set(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_counts(reference_set):
-    return score_model_counts(*reference_set, N)
+    return model_count_rows(*read_baseline_margins(*reference_set, N), N)
 
 
 def test_the_subset_sizes_double_from_4_and_end_at_n():

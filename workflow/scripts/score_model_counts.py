@@ -5,11 +5,12 @@ from klomflow.joblog import log_to
 log_to(snakemake.log[0])
 
 from klomflow.easydub import ReferenceFormat
-from klomflow.model_counts import MODEL_COUNT_COLUMNS, score_model_counts
+from klomflow.model_counts import MODEL_COUNT_COLUMNS, model_count_rows
 from klomflow.provenance import provenance
+from klomflow.scoring import read_baseline_margins
 from klomflow.tables import label_rows, write_replicates, write_tsv
 
-rows = score_model_counts(
+pretrain, oracles = read_baseline_margins(
     ReferenceFormat(**snakemake.params.reference),
     {
         "retain": snakemake.input.pretrain_retain,
@@ -19,8 +20,8 @@ rows = score_model_counts(
     snakemake.input.oracle,
     snakemake.input.forget_set,
     snakemake.params.n_models,
-    n_threads=snakemake.threads,
 )
+rows = model_count_rows(pretrain, oracles, snakemake.params.n_models, n_threads=snakemake.threads)
 write_replicates(snakemake.output.replicates, rows)
 record = provenance(snakemake.config, snakemake.scriptdir, snakemake.input.get("hub_commit", []))
 write_tsv(
