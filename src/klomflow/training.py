@@ -237,33 +237,61 @@ def train_models(
 
     trainer = start()
     eval_splits = {k: (x.to(device), y.to(device)) for k, (x, y) in eval_splits.items()}
-    recorded: dict[str, list[np.ndarray]] = {split: [] for split in eval_splits}
     resume = None
     if resume_file is not None:
         run_key = _run_key(
-            model,
-            recipe,
-            n_models,
-            seed,
-            grad_noise,
-            first_model,
-            train,
-            eval_splits,
-            every_epoch,
+            model, recipe, n_models, seed, grad_noise, first_model, train, eval_splits, every_epoch
         )
         resume = ResumeFile(resume_file, run_key)
-        saved = resume.load()
-        if saved is not None:
-            try:
-                recorded = _saved_margins(saved, eval_splits, every_epoch)
-                trainer.load_state_dict(saved["trainer"])
-            except Exception as error:  # a resume file is a cache: never worth failing a run over
-                resume.set_aside(f"does not fit this run ({short_reason(error)})")
-                trainer, recorded = start(), {split: [] for split in eval_splits}
-            else:
-                log.info("resuming after %s from %s", _position(trainer, recipe), resume)
-        if trainer.epoch == trainer.step == 0:
-            log.info("starting from epoch 1: no resume state in %s", resume)
+    trainer, recorded = _resume(trainer, resume, start, eval_splits, every_epoch, recipe)
+    recorder = _MarginRecorder(eval_splits, recorded, every_epoch, recipe, label, grad_noise)
+    _train_remaining_epochs(trainer, recipe, recorder, resume, n_models)
+    return TrainingRun(trainer.stack, recorder.result())
+
+
+def _resume(
+    trainer: Trainer,
+    resume: ResumeFile | None,
+    start,
+    eval_splits: dict,
+    every_epoch: bool,
+    recipe: TrainingRecipe,
+) -> tuple[Trainer, dict[str, list[np.ndarray]]]:
+    """``trainer`` restored from ``resume`` when it holds this run's state, and the margins so far.
+
+    ``start()`` makes a fresh trainer, for a resume file that turns out not to fit.
+    """
+    recorded: dict[str, list[np.ndarray]] = {split: [] for split in eval_splits}
+    if resume is None:
+        return trainer, recorded
+    saved = resume.load()
+    if saved is not None:
+        try:
+            recorded = _saved_margins(saved, eval_splits, every_epoch)
+            trainer.load_state_dict(saved["trainer"])
+        except Exception as error:  # a resume file is a cache: never worth failing a run over
+            resume.set_aside(f"does not fit this run ({short_reason(error)})")
+            trainer, recorded = start(), {split: [] for split in eval_splits}
+        else:
+            log.info("resuming after %s from %s", _position(trainer, recipe), resume)
+    if trainer.epoch == trainer.step == 0:
+        log.info("starting from epoch 1: no resume state in %s", resume)
+    return trainer, recorded
+
+
+def _train_remaining_epochs(
+    trainer: Trainer,
+    recipe: TrainingRecipe,
+    recorder: _MarginRecorder,
+    resume: ResumeFile | None,
+    n_models: int,
+) -> None:
+    """Train from where ``trainer`` stands to the last epoch, recording margins as asked.
+
+    With a resume file, the state is saved after every epoch but the last,
+    SIGTERM saves it and exits, and the file is removed once the run is done
+    or has diverged.
+    """
     epochs = progress(
         range(trainer.epoch + 1, recipe.epochs + 1),
         initial=trainer.epoch,
@@ -271,48 +299,75 @@ def train_models(
         desc=f"training {n_models} models",
         unit="epoch",
     )
-    setting = describe_setting({"training.lr": recipe.lr, "noise": grad_noise})
     try:
         with stop_on_sigterm(enabled=resume is not None) as stopping:
             for epoch in epochs:
                 loss = trainer.train_epoch(stop=stopping.is_set)
                 if loss is None:
-                    saved = resume.save(trainer.state_dict(), recorded)
-                    log.warning(
-                        "SIGTERM: stopped after %s; %s",
-                        _position(trainer, recipe),
-                        f"state saved to {resume}, run again to resume"
-                        if saved
-                        else "no state saved, a new run starts from epoch 1",
-                    )
-                    raise SystemExit(SIGTERM_EXIT_STATUS)
+                    _save_and_exit(trainer, recipe, resume, recorder.recorded)
                 log.info("epoch %d/%d: mean training loss %.4f", epoch, recipe.epochs, loss)
-                record = every_epoch or epoch == recipe.epochs
-                # A loss that is not finite stops the run now, not epochs later.
-                if record or not math.isfinite(loss):
-                    now = {
-                        split: trainer.stack.margins(x, y) for split, (x, y) in eval_splits.items()
-                    }
-                    check_finite(now, label, setting, epoch)
-                if record:
-                    for split in eval_splits:
-                        recorded[split].append(now[split])
+                recorder.after_epoch(trainer.stack, epoch, loss)
                 if resume is not None and epoch < recipe.epochs:
-                    resume.save(trainer.state_dict(), recorded)
+                    resume.save(trainer.state_dict(), recorder.recorded)
     except Diverged as error:
         if resume is not None:
             resume.remove()  # resuming would only diverge again
-        if every_epoch:  # the epochs recorded before were finite: keep them
-            error.margins = {split: np.stack(m) for split, m in recorded.items() if m}
+        if recorder.every_epoch:  # the epochs recorded before were finite: keep them
+            error.margins = recorder.stacked()
         raise
     epochs.close()
     if resume is not None:
         resume.remove()
-    margins = {
-        split: np.stack(per_epoch) if every_epoch else per_epoch[-1]
-        for split, per_epoch in recorded.items()
-    }
-    return TrainingRun(trainer.stack, margins)
+
+
+def _save_and_exit(trainer: Trainer, recipe: TrainingRecipe, resume: ResumeFile, recorded) -> None:
+    """SIGTERM stopped the epoch part-way: keep the state for the next run, exit as SIGTERM would."""
+    saved = resume.save(trainer.state_dict(), recorded)
+    log.warning(
+        "SIGTERM: stopped after %s; %s",
+        _position(trainer, recipe),
+        f"state saved to {resume}, run again to resume"
+        if saved
+        else "no state saved, a new run starts from epoch 1",
+    )
+    raise SystemExit(SIGTERM_EXIT_STATUS)
+
+
+class _MarginRecorder:
+    """The margins a run keeps: after every epoch, or after the last one only.
+
+    ``recorded[split]`` lists them, one ``(N, n_samples)`` array per recorded
+    epoch; a resumed run starts from the list its resume file kept.
+    """
+
+    def __init__(self, eval_splits, recorded, every_epoch, recipe, label, grad_noise):
+        self.eval_splits, self.recorded = eval_splits, recorded
+        self.every_epoch, self.last_epoch = every_epoch, recipe.epochs
+        # What a Diverged error names: the run, and the settings that drove it.
+        self.label = label
+        self.setting = describe_setting({"training.lr": recipe.lr, "noise": grad_noise})
+
+    def after_epoch(self, stack: ModelStack, epoch: int, loss: float) -> None:
+        """Record this epoch's margins if asked; Diverged if they are not finite."""
+        record = self.every_epoch or epoch == self.last_epoch
+        # A loss that is not finite stops the run now, not epochs later.
+        if record or not math.isfinite(loss):
+            now = {split: stack.margins(x, y) for split, (x, y) in self.eval_splits.items()}
+            check_finite(now, self.label, self.setting, epoch)
+        if record:
+            for split in self.eval_splits:
+                self.recorded[split].append(now[split])
+
+    def stacked(self) -> dict[str, np.ndarray]:
+        """``(epochs recorded, N, n_samples)`` per split that has any."""
+        return {split: np.stack(m) for split, m in self.recorded.items() if m}
+
+    def result(self) -> dict[str, np.ndarray]:
+        """What :class:`TrainingRun` holds: every epoch's margins, or the last epoch's."""
+        return {
+            split: np.stack(per_epoch) if self.every_epoch else per_epoch[-1]
+            for split, per_epoch in self.recorded.items()
+        }
 
 
 def _position(trainer: Trainer, recipe: TrainingRecipe) -> str:
