@@ -10,6 +10,7 @@ n_samples)``, the epochs and the compute they cost.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import numpy as np
 
 from klomflow.files import atomic_save_npz, load_npz
 from klomflow.splits import SPLITS
+
+log = logging.getLogger(__name__)
 
 
 def margins_from_logits(logits, labels):
@@ -73,7 +76,13 @@ class EpochMargins:
 
     @classmethod
     def of_diverged(cls, error: Diverged, epochs: list[int]) -> EpochMargins:
-        """The record of a run that diverged: its epochs, why, and the margins recorded before."""
+        """The record of a run that diverged: its epochs, why, and the margins recorded before.
+
+        A run that diverges (a large noise level or learning rate, say) is a
+        result, reported as such in the tables and never scored, not a failure
+        that would stop the other jobs: so a warning in the log, not an error.
+        """
+        log.warning("diverged: %s", error.message)
         kept = len(error.compute_pct)
         margins = {split: m[:kept] for split, m in error.margins.items()} if kept else {}
         return cls(margins, sorted(epochs), list(error.compute_pct), error.message)

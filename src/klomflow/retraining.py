@@ -28,9 +28,10 @@ def retrain_cell(
 ) -> EpochMargins:
     """Margins of N models retrained on the retain split, after every epoch.
 
-    ``resume_file``: see :func:`klomflow.training.train_models`. Raises
-    :class:`klomflow.margins.Diverged` with the margins and compute of the
-    epochs before the divergence.
+    ``resume_file``: see :func:`klomflow.training.train_models`. A cell that
+    diverges returns the record of a diverged run
+    (:meth:`EpochMargins.of_diverged`): the margins and compute of the epochs
+    before the divergence.
     """
     splits = dataset.splits(forget_set)
     # Each epoch is one pass over the retain split; a full retrain is
@@ -54,5 +55,5 @@ def retrain_cell(
         )
     except Diverged as error:
         error.compute_pct = compute[: len(next(iter(error.margins.values()), []))]
-        raise
+        return EpochMargins.of_diverged(error, epochs)
     return EpochMargins(run.margins, epochs, compute)

@@ -1,5 +1,3 @@
-import logging
-
 from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
@@ -8,7 +6,6 @@ import torch
 
 from klomflow.datasets import load_dataset
 from klomflow.devices import resolve_device
-from klomflow.margins import Diverged, EpochMargins
 from klomflow.retraining import retrain_cell
 from klomflow.splits import load_forget_set
 from klomflow.training import TrainingRecipe
@@ -16,22 +13,15 @@ from klomflow.training import TrainingRecipe
 torch.set_num_threads(snakemake.threads)
 dataset = load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset)
 forget_set = load_forget_set(snakemake.input.forget_set, dataset.n_train)
-recipe = TrainingRecipe(**snakemake.params.recipe)
-try:
-    recorded = retrain_cell(
-        dataset,
-        forget_set,
-        snakemake.params.model,
-        recipe,
-        n_models=snakemake.params.n_models,
-        noise=float(snakemake.wildcards.noise),
-        seed=int(snakemake.wildcards.seed),
-        device=resolve_device(snakemake.params.device),
-        resume_file=snakemake.params.resume_file,
-    )
-except Diverged as error:
-    # A cell that diverges (a large noise level, say) is reported as such in
-    # the tables, never scored, and does not stop the other cells.
-    logging.warning("diverged: %s", error.message)
-    recorded = EpochMargins.of_diverged(error, list(range(1, recipe.epochs + 1)))
+recorded = retrain_cell(
+    dataset,
+    forget_set,
+    snakemake.params.model,
+    TrainingRecipe(**snakemake.params.recipe),
+    n_models=snakemake.params.n_models,
+    noise=float(snakemake.wildcards.noise),
+    seed=int(snakemake.wildcards.seed),
+    device=resolve_device(snakemake.params.device),
+    resume_file=snakemake.params.resume_file,
+)
 recorded.save(snakemake.output[0])

@@ -95,7 +95,8 @@ def unlearn(
     ``setting`` holds ``method``, ``epochs``, ``seed`` and the method's own
     parameters (one setting of a config entry of ``methods:``);
     ``training_epochs`` of a full retrain on the whole train split make the
-    100 % of the compute axis.
+    100 % of the compute axis. A setting that diverges returns the record of
+    a diverged run (:meth:`EpochMargins.of_diverged`).
     """
     reference.check_images(dataset)
     method = check_method_entry(setting_name, setting)
@@ -108,13 +109,16 @@ def unlearn(
         reference.model, reference.read_checkpoints(checkpoint_dir, range(n_models)), device
     )
     data = UnlearningData(splits["retain"], splits["forget"], n_models, seed=setting["seed"])
-    return run_method(
-        method,
-        models,
-        data,
-        splits,
-        setting["epochs"],
-        setting_parameters(setting),
-        full_retrain_cost=training_epochs * dataset.n_train * STEP_COST,
-        entry=f"methods.{setting_name}",
-    )
+    try:
+        return run_method(
+            method,
+            models,
+            data,
+            splits,
+            setting["epochs"],
+            setting_parameters(setting),
+            full_retrain_cost=training_epochs * dataset.n_train * STEP_COST,
+            entry=f"methods.{setting_name}",
+        )
+    except Diverged as error:
+        return EpochMargins.of_diverged(error, setting["epochs"])
