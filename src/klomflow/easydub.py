@@ -30,6 +30,18 @@ from klomflow.margins import check_margins
 from klomflow.splits import SPLITS, check_forget_set, load_forget_set, retain_indices
 
 
+def model_file_name(model_id, epoch, suffix: str = ".npy") -> str:
+    """One model's file in the layout: ``id_{m}_epoch_{e}.npy`` (margins) or ``.pt`` (checkpoint).
+
+    ``model_id`` may be ``"*"``, a glob pattern for every model's file.
+    """
+    return f"id_{model_id}_epoch_{epoch}{suffix}"
+
+
+# The same names read back: model id and epoch.
+_MODEL_FILE_PATTERN = r"id_(\d+)_epoch_(\d+)"
+
+
 @dataclass(frozen=True)
 class ReferenceFormat:
     """How the files of a reference set are named and shaped, wherever they are.
@@ -56,7 +68,7 @@ class ReferenceFormat:
             )
 
     def model_file(self, directory: Path, model_id: int, suffix: str = ".npy") -> Path:
-        return Path(directory) / f"id_{model_id}_epoch_{self.epoch}{suffix}"
+        return Path(directory) / model_file_name(model_id, self.epoch, suffix)
 
     def oracle_split_dir(self, oracle_dir: Path, split: str) -> Path:
         """The directory of one split's files in an oracle set ``.../oracle/forget_{forget_set}``."""
@@ -273,7 +285,7 @@ def read_margins(directory: Path, model_ids, epoch: int, lengths: tuple[int, ...
     model_ids = list(model_ids)
     rows = []
     for m in model_ids:
-        path = Path(directory) / f"id_{m}_epoch_{epoch}.npy"
+        path = Path(directory) / model_file_name(m, epoch)
         row = load_npy(path)
         if row.ndim != 1 or row.shape[0] not in lengths:
             want = " or ".join(f"({n},)" for n in lengths)
@@ -324,7 +336,9 @@ def validate_dataset(
                 f"{root / 'margins' / benchmark / 'pretrain' / 'retain'}: no margins"
             )
         model = pretrain[0].parent.name
-        _, epoch = _numbers_in_name(pretrain[0], r"id_(\d+)_epoch_(\d+)\.npy", "id_0_epoch_23.npy")
+        _, epoch = _numbers_in_name(
+            pretrain[0], _MODEL_FILE_PATTERN + r"\.npy", model_file_name(0, 23)
+        )
         layout = EasyDUBLayout.for_benchmark(root, benchmark, model, epoch, n_train, n_val)
         n_pretrain = _count_models(layout.pretrain_dir("retain"), epoch)
         read_margins(layout.pretrain_dir("retain"), range(n_pretrain), epoch, (layout.n_train,))
@@ -352,14 +366,17 @@ def validate_dataset(
 
 def _count_models(directory: Path, epoch: int, suffix: str = ".npy") -> int:
     """How many models 0..n-1 have a file in ``directory``; a gap is an error naming the file."""
-    name = rf"id_(\d+)_epoch_{epoch}{re.escape(suffix)}"
+    # The glob keeps the epoch's files only, so every name that fits has this epoch.
+    pattern = _MODEL_FILE_PATTERN + re.escape(suffix)
     present = {
-        _numbers_in_name(p, name, f"id_0_epoch_{epoch}{suffix}")[0]
-        for p in directory.glob(f"id_*_epoch_{epoch}{suffix}")
+        _numbers_in_name(p, pattern, model_file_name(0, epoch, suffix))[0]
+        for p in directory.glob(model_file_name("*", epoch, suffix))
     }
     for m in range(len(present)):
         if m not in present:
-            raise FileNotFoundError(f"{directory / f'id_{m}_epoch_{epoch}{suffix}'}: file missing")
+            raise FileNotFoundError(
+                f"{directory / model_file_name(m, epoch, suffix)}: file missing"
+            )
     return len(present)
 
 
