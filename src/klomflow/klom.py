@@ -27,9 +27,9 @@ EPS = 1e-5
 # careless 10^8 would ask for gigabytes per sample.
 MAX_BINS = 10_000
 
-# Samples scored together: small enough for the (n_models, chunk) temporaries
-# to stay in cache, large enough to amortise numpy's per-call overhead. With
-# more bins, fewer samples, so that the (chunk, bins) histograms stay as small.
+# Samples scored together: few enough for the (n_models, chunk, bins + 1)
+# comparisons with the edges to stay a few MB, enough to amortise numpy's
+# per-call overhead (512 to 4096 time the same). With more bins, fewer samples.
 _CHUNK_SAMPLES = 2048
 _CHUNK_CELLS = _CHUNK_SAMPLES * (BINS + 3)
 
@@ -174,9 +174,9 @@ def _klom_columns(p, q, bins, clip, eps) -> np.ndarray:
     lo = np.minimum(p.min(axis=0), q.min(axis=0))
     hi = np.maximum(p.max(axis=0), q.max(axis=0))
     hi = np.where(lo >= hi, lo + 1.0, hi)
-    bins_of = _Binning(_bin_edges(lo, hi, bins + 1))
-    p_probs = bins_of.probabilities(p)
-    q_probs = bins_of.probabilities(q)
+    edges = _bin_edges(lo, hi, bins + 1)
+    p_probs = _bin_probabilities(p, edges)
+    q_probs = _bin_probabilities(q, edges)
     has_mass = p_probs > 0
     q_safe = np.where(has_mass, np.maximum(q_probs, eps), q_probs)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -199,81 +199,18 @@ def _bin_edges(lo: np.ndarray, hi: np.ndarray, n_edges: int) -> np.ndarray:
     return edges
 
 
-class _Binning:
-    """Histograms of many columns at once, each column with its own edges.
+def _bin_probabilities(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin probabilities ``(n_cols, bins)`` of ``values`` ``(n_models, n_cols)``; column j has ``edges[j]``.
 
-    A value's bin is ``numpy.digitize(value, edges)``: the number of edges <=
-    value. Bins 1..bins are counted; a value equal to the last edge has index
-    bins + 1 and falls in no bin, as in the reference.
-
-    Edges are evenly spaced, so arithmetic finds a value's bin; it can only
-    disagree with the real (rounded) edges for a value within ``margin`` (in
-    bins) of an edge. Those few values are checked against the edges
-    themselves and moved until ``lower <= value < upper`` holds exactly.
+    A value's bin is the reference's ``numpy.digitize(value, edges)``: the
+    number of edges <= value. Bin i holds ``edges[i-1] <= value < edges[i]``,
+    so its count is how many values reach its lower edge less how many reach
+    its upper one; a value equal to the last edge falls in no bin. Comparing
+    with the edges themselves, not computing a bin from evenly spaced edges,
+    makes that exact however the edges were rounded (and costs about twice
+    the time: ``bench/klom_speed.py``).
     """
-
-    def __init__(self, edges: np.ndarray):
-        """``edges``: ``(n_cols, bins + 1)``, each row non-decreasing."""
-        n_cols, n_edges = edges.shape
-        self.bins = n_edges - 1
-        self.lo = edges[:, 0]
-        with np.errstate(all="ignore"):
-            self.scale = self.bins / (edges[:, -1] - self.lo)  # bins per unit, edges' dtype
-        self.margin = _rounding_margin(edges)
-        self.scale[~np.isfinite(self.margin)] = 0  # such columns are checked value by value
-        # Row j of `padded` is edges[j] with -inf and +inf at the ends, so that
-        # padded[j, i] is edges[j, i - 1] and every index 0..n_edges has both
-        # bounds; bounds[k] is (padded.flat[k], padded.flat[k + 1]).
-        self.width = n_edges + 2
-        padded = np.empty((n_cols, self.width), dtype=edges.dtype)
-        padded[:, 0], padded[:, -1], padded[:, 1:-1] = -np.inf, np.inf, edges
-        self.bounds = np.lib.stride_tricks.sliding_window_view(padded.ravel(), 2)
-        self.row_start = np.arange(n_cols) * self.width
-
-    def probabilities(self, values: np.ndarray) -> np.ndarray:
-        """Bin probabilities ``(n_cols, bins)`` of ``values`` ``(n_models, n_cols)``."""
-        n_cols = values.shape[1]
-        counts = np.bincount(self._positions(values), minlength=n_cols * self.width)
-        counts = counts.reshape(n_cols, self.width)[:, 1 : self.bins + 1]
-        totals = counts.sum(axis=1, keepdims=True)
-        return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
-
-    def _positions(self, values: np.ndarray) -> np.ndarray:
-        """Flat index into ``padded`` of each value's bin: row start + digitize index."""
-        with np.errstate(all="ignore"):
-            x = values - self.lo  # in [0, bins] after scaling: lo, hi are the column's extremes
-            x *= self.scale
-        index = np.floor(x)
-        near_edge = np.subtract(x, index, out=x)  # position within the bin, 0..1
-        near_edge = (near_edge <= self.margin) | (near_edge >= 1 - self.margin)
-        np.minimum(index, self.bins, out=index)
-        position = index.astype(np.intp)
-        position += 1 + self.row_start
-        position = position.ravel()
-        flat_values = values.ravel()
-        todo = np.flatnonzero(near_edge)
-        while todo.size:
-            v, around = flat_values[todo], self.bounds[position[todo]]
-            move = (around[:, 1] <= v).astype(np.intp) - (around[:, 0] > v)
-            position[todo] += move
-            todo = todo[move != 0]
-        return position
-
-
-def _rounding_margin(edges: np.ndarray) -> np.ndarray:
-    """Per column, how far (in bins) arithmetic binning may stray from ``edges``.
-
-    The edges' own distance from perfectly even spacing, plus a bound on the
-    rounding of ``(value - lo) * scale`` in the edges' dtype, doubled for
-    safety; infinite where the range is too small for arithmetic at all.
-    """
-    exact = edges.astype(np.float64)
-    bins = edges.shape[1] - 1
-    with np.errstate(all="ignore"):
-        width = (exact[:, -1] - exact[:, 0]) / bins
-        even = exact[:, :1] + np.arange(bins + 1) * width[:, None]
-        deviation = np.max(np.abs(exact - even), axis=1) / width
-        magnitude = np.maximum(np.abs(exact[:, 0]), np.abs(exact[:, -1]))
-        rounding = (8 * bins + 2 * magnitude / width) * np.finfo(edges.dtype).eps
-        margin = 2 * (deviation + rounding)
-    return np.where(np.isfinite(margin) & (margin < 0.5), margin, np.inf)
+    at_least = np.count_nonzero(values[:, :, None] >= edges, axis=0)  # (n_cols, bins + 1)
+    counts = at_least[:, :-1] - at_least[:, 1:]
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
