@@ -1,11 +1,13 @@
 import copy
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +130,37 @@ def planned_jobs(directory: Path, *args: str, env: dict | None = None) -> dict[s
     return jobs
 
 
+@dataclass(frozen=True)
+class PlannedJob:
+    rule: str
+    outputs: tuple[str, ...]
+    log: str | None
+
+
+def planned_from_scratch(directory: Path, *args: str) -> list[PlannedJob]:
+    """Every job of the run that ``args`` ask for, as a dry run from scratch (``--forceall``) lists them."""
+    result = snakemake(directory, "--dry-run", "--forceall", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = []
+    # Each job is a block: "rule NAME:" (or "localrule"), then indented "key: value" lines.
+    for rule, block in re.findall(
+        r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", result.stdout + result.stderr, re.M
+    ):
+        fields = dict(re.findall(r"^    (\w+): (.*)$", block, re.M))
+        outputs = tuple(fields["output"].split(", ")) if "output" in fields else ()
+        jobs.append(PlannedJob(rule, outputs, fields.get("log")))
+    assert jobs, f"no jobs in the dry run of {args}"
+    return jobs
+
+
+def output_files(directory: Path, jobs: list[PlannedJob]) -> set[Path]:
+    """The files of the jobs' outputs under ``directory`` (a directory output: the files in it)."""
+    files = set()
+    for output in (directory / o for job in jobs for o in job.outputs):
+        files |= {output} if output.is_file() else {p for p in output.rglob("*") if p.is_file()}
+    return {p.relative_to(directory) for p in files}
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """The whole workflow run once on the tiny config; returns its directory."""
@@ -139,7 +172,8 @@ def tiny_run(tmp_path_factory):
 
 
 def differing_outputs(first: Path, second: Path) -> list[str]:
-    """The files under results/ and resources/ of two run directories that differ.
+    """The files under results/ and resources/ of two run directories that differ, or that
+    only one of them has.
 
     Byte for byte, except two kinds: provenance sidecars (``*.json``), which
     record when they were written, and checkpoints (``*.pt``), in which torch
@@ -147,19 +181,19 @@ def differing_outputs(first: Path, second: Path) -> list[str]:
     """
     import torch
 
-    files = sorted(
-        path.relative_to(first)
-        for folder in ("results", "resources")
-        for path in (first / folder).rglob("*")
-        if path.is_file() and path.suffix != ".json"
-    )
-    assert len(files) > 40, f"only {len(files)} outputs under {first}"
-    differing = []
-    for name in files:
+    def files(run: Path) -> set[Path]:
+        return {
+            path.relative_to(run)
+            for folder in ("results", "resources")
+            for path in (run / folder).rglob("*")
+            if path.is_file() and path.suffix != ".json"
+        }
+
+    assert files(first), f"no outputs under {first}"
+    differing = sorted(map(str, files(first) ^ files(second)))  # a file only one run has
+    for name in sorted(files(first) & files(second)):
         a, b = first / name, second / name
-        if not b.is_file():
-            same = False
-        elif name.suffix == ".pt":
+        if name.suffix == ".pt":
             x, y = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
             same = x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
         else:

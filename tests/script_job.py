@@ -6,7 +6,8 @@ JOB.json: ``script`` (its path), ``input``, ``output``, ``params``,
 ``wildcards`` (each a dict of names, or a list for unnamed files), ``log``
 and ``config``. The script gets the same ``snakemake`` object it gets from
 Snakemake, so a script that reads a file its rule does not declare fails
-here where that file is not.
+here where that file is not. The object is built from Snakemake's internals
+(snakemake.iocontainers), hence the Snakemake range pinned in pyproject.toml.
 """
 
 import json

@@ -11,6 +11,7 @@ import torch
 from conftest import TINY_RECIPE
 
 from klomflow import training
+from klomflow.batches import PerModelBatches
 from klomflow.resume import read_checked, write_checked
 from klomflow.stacking import ModelStack
 from klomflow.training import Trainer, TrainingRecipe, train_models
@@ -116,16 +117,22 @@ def test_resuming_from_a_state_dict_continues_exactly(data):
 
 
 def test_a_last_batch_of_one_sample_is_left_for_the_next_epoch(data):
+    # A batch of one would make BatchNorm's training statistics those of a single image.
     images, labels = data[0][:33], data[1][:33]
-    run = train_models(
-        "digits_cnn",
-        (images, labels),
-        RECIPE,
-        n_models=2,
-        seed=0,
-        eval_splits={"train": (images, labels)},
-    )
-    assert run.margins["train"].shape == (2, 33)
+    stack = ModelStack.initialised("digits_cnn", 2, 0, "cpu")
+    trainer = Trainer(stack, images, labels, RECIPE, seed=0)
+    batches = list(trainer.batches.epoch())
+    assert [tuple(b.shape) for b in batches] == [(2, 16), (2, 16)]
+    for model in range(2):
+        assert len(set(torch.cat([b[model] for b in batches]).tolist())) == 32
+    trainer.train_epoch()
+    assert trainer.scheduler.last_epoch == 2  # steps taken: the sample waited
+
+
+def test_a_last_batch_of_two_samples_is_trained_on():
+    batches = list(PerModelBatches(34, 16, [0], "cpu").epoch())
+    assert [b.shape[1] for b in batches] == [16, 16, 2]
+    assert sorted(torch.cat([b[0] for b in batches]).tolist()) == list(range(34))
 
 
 def test_recipe_rejects_zero_epochs():

@@ -9,6 +9,7 @@ first when it preempts a job or its time is up, SIGINT what Ctrl-C sends.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,8 @@ import numpy as np
 import pytest
 import torch
 from conftest import copy_workflow, snakemake, start_snakemake, wait_for, write_config
+
+from klomflow.resume import read_checked
 
 METHOD = "noisy_descent"
 # Every job trains or unlearns for a few epochs of about a second each on two
@@ -45,12 +48,16 @@ class Job:
     resume_file: str | None = None  # where a training job keeps its state
     kill_after: str | None = None  # a line of the log that shows the job at work
     script: str | None = None  # or else: the moment its script runs
+    # The line it logs when an epoch is done (the epoch's number as a group);
+    # none for scoring, whose epochs are not logged.
+    epoch_done: str | None = None
 
     def command(self) -> tuple[str, ...]:
         """Force the job to run again, as a user does to rebuild a result."""
         return (self.outputs[0], "--forcerun", self.rule, "--configfile", "test_config.yaml")
 
 
+TRAINING_EPOCH_DONE = rf"epoch (\d+)/{FAULT_CONFIG['training']['epochs']}: mean training loss"
 PRETRAIN = f"{REFERENCE}/margins/digits/pretrain/retain/digits_cnn"
 ORACLES = f"{REFERENCE}/margins/digits/oracle/forget_1"
 JOBS = {
@@ -63,24 +70,28 @@ JOBS = {
         ),
         "logs/train_pretrain_models/digits_digits_cnn.log",
         resume_file=f"resume/{PRETRAIN}.pt",
+        epoch_done=TRAINING_EPOCH_DONE,
     ),
     "oracle": Job(
         "train_oracle_models",
         (ORACLES,),
         "logs/train_oracle_models/digits_forget_1.log",
         resume_file=f"resume/{ORACLES}.pt",
+        epoch_done=TRAINING_EPOCH_DONE,
     ),
     "retrain": Job(
         "retrain_models",
         (CELL,),
         "logs/retrain_models/digits/forget_1/noise_0_seed_0.log",
         resume_file=f"resume/{CELL}.pt",
+        epoch_done=TRAINING_EPOCH_DONE,
     ),
     "method": Job(
         "run_unlearning_method",
         (METHOD_MARGINS,),
         f"logs/run_unlearning_method/digits/forget_1/{METHOD}.log",
         kill_after=f"methods.{METHOD}: epoch 1/4 done",
+        epoch_done=rf"methods\.{METHOD}: epoch (\d+)/4 done",
     ),
     "scoring": Job(
         "score_retraining",
@@ -128,6 +139,13 @@ def wait_until_at_work(job: Job, directory: Path, run: subprocess.Popen) -> None
         # Scoring the small cell takes less time than a poll of its log: stop
         # it while it loads Python, torch and its inputs, once its script runs.
         wait_for_script(job.script, run)
+
+
+def saved_epoch(job: Job, directory: Path) -> int:
+    """The epochs done that the stopped run's resume file holds (0 without one)."""
+    if not job.resume_file:
+        return 0
+    return read_checked(directory / job.resume_file)["trainer"]["epoch"]
 
 
 def same_files(first: Path, second: Path) -> list[str]:
@@ -202,13 +220,22 @@ def test_a_job_stopped_mid_way_finishes_to_the_outputs_of_an_uninterrupted_run(
     if job.resume_file and sig == signal.SIGTERM:
         assert "SIGTERM: stopped after epoch" in (directory / job.log).read_text()
 
+    saved = saved_epoch(job, directory)
+    if job.resume_file:
+        assert saved >= 1  # it was stopped once an epoch had been saved
+
     rerun_after(sig, directory, job.command())
 
-    said = (directory / job.log).read_text()
+    said = (directory / job.log).read_text()  # the run's own: a job rewrites its log
     if job.resume_file:
-        assert "resuming after epoch" in said
-    else:
-        assert "a stopped run starts over" in said
+        assert f"resuming after epoch {saved} of " in said
+    if job.epoch_done:
+        # A training job goes on after its saved epochs, a method starts over.
+        last = max(
+            int(n) for n in re.findall(job.epoch_done, (uninterrupted / job.log).read_text())
+        )
+        done = [int(n) for n in re.findall(job.epoch_done, said)]
+        assert done == list(range(saved + 1, last + 1))
     for output in job.outputs:
         assert same_files(uninterrupted / output, directory / output) == []
     assert [p for p in (directory / "resume").rglob("*") if p.is_file()] == []
