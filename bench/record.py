@@ -41,7 +41,7 @@ def describe_machine() -> str:
 
 
 def versions() -> dict[str, str]:
-    """Python's, the imported packages', CUDA's and the checkout's commit."""
+    """Python's, the imported packages', CUDA's and its driver's, and the checkout's commit."""
     found = {"python": platform.python_version()}
     for name in VERSIONED:
         if name in sys.modules:
@@ -49,6 +49,7 @@ def versions() -> dict[str, str]:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         found["cuda"] = torch.version.cuda
+        found["driver"] = _nvidia_driver()
     commit = subprocess.run(
         ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
         capture_output=True,
@@ -57,6 +58,15 @@ def versions() -> dict[str, str]:
     if commit:
         found["commit"] = commit
     return found
+
+
+def _nvidia_driver() -> str:
+    query = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
+    try:
+        listed = subprocess.run(query, capture_output=True, text=True).stdout.split()
+    except OSError:
+        listed = []  # no nvidia-smi on the path
+    return listed[0] if listed else "unknown"
 
 
 def command_line() -> str:
