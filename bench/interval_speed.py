@@ -8,19 +8,17 @@ benchmark (N models against N oracles on the three splits: 49,900 retain,
 does: the point estimates alone (``klom_scores`` and the summary), then the
 same with the P95 intervals (``scoring.summarize_split``: point, degenerate
 samples and the bootstrap replicates). Prints both times, the ratio, and
-writes them with the machine's description to --out (JSON).
+writes them with the machine's description to --out (JSON, by default
+bench/results/interval_speed.json, from which bench/RESULTS.md is rendered).
 """
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+from record import RESULTS_DIR, describe_machine, save
 
-import klomflow
 from klomflow.klom import klom_scores, summarize_klom
 from klomflow.scoring import summarize_split
 from klomflow.uncertainty import N_REPLICATES, Replicates
@@ -31,7 +29,7 @@ SPLIT_SIZES = {"retain": 49_900, "forget": 100, "val": 10_000}
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/interval_speed.json"))
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "interval_speed.json")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -55,26 +53,20 @@ def main():
         summarize_split(unlearned, oracle, replicates)
     with_intervals = time.perf_counter() - start
 
-    record = {
+    figures = {
         "n_models": args.models,
         "split_sizes": SPLIT_SIZES,
         "n_replicates": N_REPLICATES,
         "point_s": point,
         "with_intervals_s": with_intervals,
         "ratio": with_intervals / point,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or 'unknown'}",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "klomflow": klomflow.__version__,
     }
     samples = sum(SPLIT_SIZES.values())
-    print(f"One epoch, {args.models} models x {samples} samples, on {record['machine']}")
+    print(f"One epoch, {args.models} models x {samples} samples, on {describe_machine()}")
     print(f"  point estimates      : {point:8.2f} s")
     print(f"  with P95 intervals   : {with_intervals:8.2f} s  ({N_REPLICATES} replicates)")
-    print(f"  ratio                : {record['ratio']:8.1f}x")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"  written to {args.out}")
+    print(f"  ratio                : {figures['ratio']:8.1f}x")
+    save(__doc__.splitlines()[0], figures, args.out)
 
 
 if __name__ == "__main__":

@@ -5,19 +5,17 @@ Usage: python bench/klom_speed.py [--models 100] [--samples 20000] [--out FILE]
 Times both on the same random float32 margins (the best of --repeats runs
 for the vectorised version, one run of the loop), checks that they agree to
 1e-12, prints both times and the ratio, and writes them with the machine's
-description to --out (JSON).
+description to --out (JSON, by default bench/results/klom_speed.json, from which
+bench/RESULTS.md is rendered).
 """
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+from record import RESULTS_DIR, describe_machine, save
 
-import klomflow
 from klomflow import klom_scores, klom_scores_reference
 
 
@@ -26,7 +24,7 @@ def main():
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--samples", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/klom_speed.json"))
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "klom_speed.json")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -45,7 +43,7 @@ def main():
 
     difference = float(np.max(np.abs(fast - slow)))
     assert difference <= 1e-12, f"vectorised and loop differ by {difference}"
-    record = {
+    figures = {
         "n_models": args.models,
         "n_samples": args.samples,
         "vectorised_s": min(vectorised),
@@ -53,18 +51,12 @@ def main():
         "speedup": loop / min(vectorised),
         "loop_samples_per_s": args.samples / loop,
         "max_abs_difference": difference,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or 'unknown'}",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "klomflow": klomflow.__version__,
     }
-    print(f"KLOM of {args.models} models x {args.samples} samples on {record['machine']}")
-    print(f"  per-sample loop : {loop:8.3f} s  ({record['loop_samples_per_s']:.0f} samples/s)")
+    print(f"KLOM of {args.models} models x {args.samples} samples on {describe_machine()}")
+    print(f"  per-sample loop : {loop:8.3f} s  ({figures['loop_samples_per_s']:.0f} samples/s)")
     print(f"  klom_scores     : {min(vectorised):8.3f} s  (best of {args.repeats})")
-    print(f"  speed-up        : {record['speedup']:8.1f}x   (max |difference| {difference:.1e})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"  written to {args.out}")
+    print(f"  speed-up        : {figures['speedup']:8.1f}x   (max |difference| {difference:.1e})")
+    save(__doc__.splitlines()[0], figures, args.out)
 
 
 if __name__ == "__main__":

@@ -5,19 +5,18 @@ Usage: python bench/methods_speed.py [--models 100] [--epochs 3] [--device auto]
 Trains N pretrain digits models (not timed), then times the five methods of
 docs/methods.md, each for --epochs epochs with margins recorded after every epoch:
 once with all N models in one stack, once as N stacks of one model. Prints
-both times per method, the totals and the ratio; writes them to --out (JSON).
+both times per method, the totals and the ratio; writes them to --out (JSON, by
+default bench/results/methods_speed.json, or methods_speed-cuda.json on a GPU;
+bench/RESULTS.md is rendered from them).
 """
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import torch
+from record import RESULTS_DIR, save
 
-import klomflow
 from klomflow.config_checks import schema_defaults
 from klomflow.datasets import build_digits, digits_forget_set
 from klomflow.devices import resolve_device
@@ -58,7 +57,7 @@ def main():
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/methods_speed.json"))
+    parser.add_argument("--out", type=Path, help="default: bench/results/methods_speed[-cuda].json")
     args = parser.parse_args()
     device = resolve_device(args.device)
     torch.set_num_threads(1)  # as each Snakemake job runs
@@ -75,7 +74,7 @@ def main():
         "digits_cnn", train, recipe, n_models=args.models, seed=1, eval_splits={}, device=device
     ).stack.state_dicts()
 
-    record = {"n_models": args.models, "epochs": args.epochs, "methods": {}}
+    figures = {"n_models": args.models, "epochs": args.epochs, "methods": {}}
     print(f"{args.models} digits models, {args.epochs} epochs per method, on {device}")
     print(f"{'method':16s} {'batched':>9s} {'one by one':>11s} {'ratio':>7s}")
     for name in METHODS:
@@ -83,23 +82,16 @@ def main():
         alone = sum(
             time_method(name, [s], splits, args.epochs, dataset.n_train, device) for s in states
         )
-        record["methods"][name] = {"batched_s": batched, "one_by_one_s": alone}
+        figures["methods"][name] = {"batched_s": batched, "one_by_one_s": alone}
         print(f"{name:16s} {batched:8.1f}s {alone:10.1f}s {alone / batched:6.1f}x", flush=True)
-    batched = sum(m["batched_s"] for m in record["methods"].values())
-    alone = sum(m["one_by_one_s"] for m in record["methods"].values())
-    record.update(
-        batched_s=batched,
-        one_by_one_s=alone,
-        speedup=alone / batched,
-        machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
-        device=str(device),
-        gpu=torch.cuda.get_device_name() if device.type == "cuda" else None,
-        torch=torch.__version__,
-        klomflow=klomflow.__version__,
-    )
+    batched = sum(m["batched_s"] for m in figures["methods"].values())
+    alone = sum(m["one_by_one_s"] for m in figures["methods"].values())
+    figures.update(batched_s=batched, one_by_one_s=alone, speedup=alone / batched)
+    figures["device"] = str(device)
     print(f"{'all five':16s} {batched:8.1f}s {alone:10.1f}s {alone / batched:6.1f}x")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    on_gpu = device.type == "cuda"
+    out = args.out or RESULTS_DIR / ("methods_speed-cuda.json" if on_gpu else "methods_speed.json")
+    save(__doc__.splitlines()[0], figures, out, torch.cuda.get_device_name() if on_gpu else None)
 
 
 if __name__ == "__main__":

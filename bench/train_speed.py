@@ -1,28 +1,33 @@
 """Training speed of one retraining cell: N models at once, synthetic data.
 
 Usage: python bench/train_speed.py [--model resnet9] [--models 100] [--epochs 3]
-                                   [--train 50000] [--eval 60000] [--device auto]
+                                   [--train 49900] [--eval 60000] [--batch-size 256]
+                                   [--device auto] [--out FILE]
 
-Trains N models with the EasyDUB recipe on random images of the model's input
-shape (the GPU machines have no internet, and speed does not depend on the
-pixels), records margins on --eval samples after every epoch as the grid does,
-and reports seconds per epoch (training and margins separately, after a
-warm-up epoch), peak GPU memory and the achieved TFLOP/s of the training
-steps (FLOPs counted by torch.utils.flop_counter on one model). Writes the
-figures with the machine's description to --out (JSON).
+Trains N models on random images of the model's input shape (the GPU machines
+have no internet, and speed does not depend on the pixels) with the schema's
+default recipe (the digits one: SGD, momentum 0.9 not cycled, linear one-cycle
+schedule) except for --batch-size (256, CIFAR-10's), the one-cycle peak at 5/24
+of the epochs (CIFAR-10's fraction) and gradient noise 0.01, as in a noisy grid
+cell. It records margins on --eval samples after every epoch as the grid does,
+and reports seconds per epoch (training and margins separately, averaged over
+--epochs epochs after a warm-up epoch that pays for CUDA's lazy initialisation
+and the first allocations), peak GPU memory and the achieved TFLOP/s of the
+training steps (FLOPs counted by torch.utils.flop_counter on one model). Writes
+the figures with the machine's description to --out (JSON, by default
+bench/results/train_speed.json, or train_speed-cuda.json on a GPU, from which
+bench/RESULTS.md is rendered).
 """
 
 import argparse
-import json
-import platform
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from record import RESULTS_DIR, save
 from torch.utils.flop_counter import FlopCounterMode
 
-import klomflow
 from klomflow.benchmarks import BENCHMARKS
 from klomflow.config_checks import schema_defaults
 from klomflow.devices import resolve_device
@@ -61,7 +66,7 @@ def main():
     )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/train_speed.json"))
+    parser.add_argument("--out", type=Path, help="default: bench/results/train_speed[-cuda].json")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
@@ -71,7 +76,7 @@ def main():
     labels = torch.randint(0, 10, (args.train,), generator=generator)
     eval_images = torch.randn(args.eval, *shape, generator=generator).to(device)
     eval_labels = torch.randint(0, 10, (args.eval,), generator=generator).to(device)
-    # The default run's recipe, with EasyDUB's peak (5 of 24 epochs) and the warm-up epoch.
+    # The schema's recipe, with CIFAR-10's peak (5 of 24 epochs) and the warm-up epoch.
     recipe = TrainingRecipe(
         **{
             **schema_defaults(SCHEMA, "training"),
@@ -95,7 +100,7 @@ def main():
         stack.margins(eval_images, eval_labels)
         synchronize(device)
         end = time.perf_counter()
-        if epoch > 0:  # the first epoch pays for cuDNN autotuning and allocation
+        if epoch > 0:  # the first epoch pays for CUDA's lazy initialisation and allocation
             train_times.append(middle - start)
             eval_times.append(end - middle)
         print(
@@ -105,7 +110,8 @@ def main():
     train_s = sum(train_times) / len(train_times)
     eval_s = sum(eval_times) / len(eval_times)
     flops = training_flops_per_sample(args.model, device) * args.train * args.models
-    record = {
+    on_gpu = device.type == "cuda"
+    figures = {
         "model": args.model,
         "n_models": args.models,
         "train_samples": args.train,
@@ -115,17 +121,13 @@ def main():
         "margins_s_per_epoch": eval_s,
         "epoch_s": train_s + eval_s,
         "train_tflops": flops / train_s / 1e12,
-        "peak_gpu_memory_gib": (
-            torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
-        ),
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor(),
-        "cuda": torch.version.cuda,
-        "torch": torch.__version__,
-        "klomflow": klomflow.__version__,
+        "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if on_gpu else None,
+        "device": str(device),
     }
-    print(json.dumps(record, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    for name, value in figures.items():
+        print(f"  {name:20s} {value}")
+    out = args.out or RESULTS_DIR / ("train_speed-cuda.json" if on_gpu else "train_speed.json")
+    save(__doc__.splitlines()[0], figures, out, torch.cuda.get_device_name() if on_gpu else None)
 
 
 if __name__ == "__main__":

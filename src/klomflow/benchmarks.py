@@ -35,7 +35,7 @@ class Benchmark:
 
 # What each forget set holds, by number.
 DIGITS_FORGET_SETS = {
-    # Picked by klomflow.datasets.digits_forget_set; see the README for why.
+    # Picked by klomflow.datasets.digits_forget_set; docs/recipe.md says why.
     1: "the 50 train images farthest from their class mean (atypical)",
     2: "100 random train images",
     3: "the 100 train images highest on the first principal component",

@@ -2,8 +2,9 @@
 
 Every table is written with a sidecar ``<table>.json`` holding this record,
 so that a number in a paper can be traced to the exact code version, the
-resolved config, the reference data's source, revision and commit, and the
-software and device it was computed with.
+resolved config, the reference data's source, revision and commit, the
+software and host it was computed with, and the device the config asked for
+(the device a training job resolved it to is in that job's log).
 """
 
 from __future__ import annotations

@@ -69,6 +69,20 @@ def test_the_docs_pages_exist():
         assert (REPO / "docs" / name).is_file(), name
 
 
+def test_the_readme_links_every_docs_page_and_the_measured_figures():
+    linked = {
+        (REPO / target.partition("#")[0]).resolve()
+        for target in MARKDOWN_LINK.findall((REPO / "README.md").read_text(encoding="utf-8"))
+    }
+    pages = {*(REPO / "docs").glob("*.md"), REPO / "bench/RESULTS.md"}
+    assert not pages - linked, f"not linked from the README: {sorted(pages - linked)}"
+
+
+def test_the_readme_is_short():
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 200, f"README.md has {len(lines)} lines; move the rest into docs/"
+
+
 def test_no_file_cites_a_specification_the_repository_lacks():
     citing = [
         f"{path.relative_to(REPO)}:{number}"
@@ -123,3 +137,16 @@ def test_the_example_of_scoring_your_own_models_runs(tmp_path, monkeypatch, caps
     exec(compile(example, "docs/sources.md", "exec"), {})
     printed = capsys.readouterr().out
     assert "'klom_p95'" in printed and "0 degenerate samples" in printed
+
+
+def test_the_measured_figures_page_is_rendered_from_the_bench_results():
+    """bench/RESULTS.md is what bench/record.py makes of bench/results/*.json, not hand-edited."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("record", REPO / "bench/record.py")
+    record = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record)
+    rendered = record.render(REPO / "bench/results")
+    assert (REPO / "bench/RESULTS.md").read_text(encoding="utf-8") == rendered, (
+        "bench/RESULTS.md differs from bench/results/*.json: run python bench/record.py"
+    )
