@@ -57,6 +57,7 @@ include: "workflow/rules/retrain.smk"
 include: "workflow/rules/klom.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/cluster.smk"
 
 
 rule all:

@@ -31,6 +31,11 @@ class Benchmark:
     model: str  # the architecture of klomflow.models that takes the images
     forget_sets: dict[int, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    # Host memory (MB) a training job asks a cluster for (resource mem_mb).
+    # Digits: 2.5x the 0.8 GB peak of its largest job (pretraining, N = 100).
+    # CIFAR-10: the images, N ResNet9 copies for the host side of the GPU run
+    # and 576 MB of margins per cell; 16 GB leaves room (peak not measured).
+    training_memory_mb: int = 4000
 
 
 # What each forget set holds, by number.
@@ -56,10 +61,12 @@ CIFAR10_FORGET_SETS = {
 HUB_SOURCES = ("easydub", "klom-models")
 
 # One row per benchmark, in the order of Benchmark's fields:
-#   name, n_train, n_val, image_shape, model, forget_sets, sources
+#   name, n_train, n_val, image_shape, model, forget_sets, sources, training_memory_mb
 _REGISTRY = [
-    Benchmark("digits", 1438, 359, (1, 8, 8), "digits_cnn", DIGITS_FORGET_SETS, ("local",)),
-    Benchmark("cifar10", 50_000, 10_000, (3, 32, 32), "resnet9", CIFAR10_FORGET_SETS, HUB_SOURCES),
+    Benchmark("digits", 1438, 359, (1, 8, 8), "digits_cnn", DIGITS_FORGET_SETS, ("local",), 2000),
+    Benchmark(
+        "cifar10", 50_000, 10_000, (3, 32, 32), "resnet9", CIFAR10_FORGET_SETS, HUB_SOURCES, 16000
+    ),
 ]
 BENCHMARKS = {benchmark.name: benchmark for benchmark in _REGISTRY}
 

@@ -26,8 +26,11 @@ rule define_digits_forget_set:
         "../scripts/define_digits_forget_set.py"
 
 
-# On a cluster it runs on the login node: compute nodes often have no internet.
+# On a cluster these run on the login node: the digits take a second, and
+# compute nodes often have no internet for CIFAR-10.
 localrules:
+    build_digits,
+    define_digits_forget_set,
     download_cifar10,
 
 

@@ -209,6 +209,7 @@ rule download_klom_models_pretrain:
         device=config["device"],
     resources:
         gpu=get_gpus(),
+        mem_mb=BENCHMARK.training_memory_mb,
     conda:
         "../../envs/training.yaml"
     script:

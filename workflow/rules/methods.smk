@@ -27,6 +27,7 @@ rule run_unlearning_method:
     threads: 1
     resources:
         gpu=get_gpus(),
+        mem_mb=BENCHMARK.training_memory_mb,
     conda:
         "../../envs/training.yaml"
     script:

@@ -4,6 +4,25 @@
 # the summary of what the run could not score.
 
 
+# Each takes under a second, also at the full EasyDUB size: on a cluster they
+# run on the submitting node rather than wait for a queue.
+localrules:
+    collect_retraining_cells,
+    collect_method_settings,
+    plot_forget_set_compute_vs_klom,
+    plot_forget_set_methods,
+    gather_baselines,
+    gather_compute_vs_klom,
+    gather_methods,
+    plot_compute_vs_klom,
+    plot_methods,
+    gather_model_counts,
+    plot_model_counts,
+    rank_forget_set_methods,
+    rank_methods,
+    summarize_run,
+
+
 rule collect_retraining_cells:
     input:
         tables=get_retraining_tables,

@@ -26,6 +26,7 @@ rule train_pretrain_models:
     threads: 1
     resources:
         gpu=get_gpus(),
+        mem_mb=BENCHMARK.training_memory_mb,
     conda:
         "../../envs/training.yaml"
     script:
@@ -73,6 +74,7 @@ rule train_oracle_models:
     threads: 1
     resources:
         gpu=get_gpus(),
+        mem_mb=BENCHMARK.training_memory_mb,
     conda:
         "../../envs/training.yaml"
     script:

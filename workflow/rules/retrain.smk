@@ -21,6 +21,7 @@ rule retrain_models:
     threads: 1
     resources:
         gpu=get_gpus(),
+        mem_mb=BENCHMARK.training_memory_mb,
     conda:
         "../../envs/training.yaml"
     script:
