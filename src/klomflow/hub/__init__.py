@@ -7,6 +7,7 @@ client (:mod:`klomflow.hub.client`: commits, fetching, one-line errors).
 Callers import from here.
 """
 
+from klomflow.benchmarks import EASYDUB, KLOM_MODELS
 from klomflow.hub.client import (
     HUB_FILE_EPOCH,
     HUB_MODELS,
@@ -18,9 +19,13 @@ from klomflow.hub.client import (
     resolve_run_commit,
     write_commit,
 )
-from klomflow.hub.easydub import EASYDUB_REPO, EasyDUBSource
-from klomflow.hub.klom_models import KLOM_MODELS_REPO, KlomModelsSource, match_models
+from klomflow.hub.easydub import EasyDUBSource, forget_set_in
+from klomflow.hub.klom_models import KlomModelsSource, match_models
 from klomflow.hub.sources import SOURCES, HubSource, source
+
+# The default repositories (klomflow.benchmarks holds them), by their old names.
+EASYDUB_REPO = EASYDUB.repo_id
+KLOM_MODELS_REPO = KLOM_MODELS.repo_id
 
 __all__ = [
     "EASYDUB_REPO",
@@ -34,6 +39,7 @@ __all__ = [
     "KlomModelsSource",
     "check_model_count",
     "download_command",
+    "forget_set_in",
     "match_models",
     "read_commit",
     "resolve_commit",
