@@ -163,7 +163,7 @@ def checked_config(overrides: dict) -> list[str]:
             config[key] = value
     schema_path = REPO / "workflow/schemas/config.schema.yaml"
     validate(config, str(schema_path))
-    return check_config(config, yaml.safe_load(schema_path.read_text()))
+    return check_config(config, yaml.safe_load(schema_path.read_text())).warnings
 
 
 CONFIG_CHECK_CASES = {
