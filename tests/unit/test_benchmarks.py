@@ -48,8 +48,8 @@ def test_the_digits_forget_sets_have_the_registrys_sizes():
 
 @pytest.mark.parametrize("root", ["src", "workflow"])
 def test_no_code_branches_on_a_benchmarks_or_sources_name(root):
-    names = [*BENCHMARKS, *REFERENCE_SOURCES]
-    branch = re.compile(r"""(==|!=|\bin)\s*\(?["'](%s)["']""" % "|".join(map(re.escape, names)))
+    names = "|".join(map(re.escape, [*BENCHMARKS, *REFERENCE_SOURCES]))
+    branch = re.compile(rf"""(==|!=|\bin)\s*\(?["']({names})["']""")
     found = [
         f"{path.relative_to(REPO)}:{number}: {line.strip()}"
         for path in sorted((REPO / root).rglob("*"))
