@@ -24,16 +24,19 @@ class ReferenceSource:
 
     ``hub_key``: its settings' key under config ``hub`` (repo, revision), None
     for the models the pipeline trains itself; ``repo_id``: the dataset
-    repository on the HuggingFace hub it is fetched from by default.
+    repository on the HuggingFace hub it is fetched from by default;
+    ``serves_margins``: it holds the pretrain models' margins ready-made, on
+    every forget set too (else the workflow computes them from the models).
     """
 
     name: str
     hub_key: str | None = None
     repo_id: str | None = None
+    serves_margins: bool = False
 
 
 LOCAL = ReferenceSource("local")
-EASYDUB = ReferenceSource("easydub", "easydub", "easydub/EasyDUB-dataset")
+EASYDUB = ReferenceSource("easydub", "easydub", "easydub/EasyDUB-dataset", serves_margins=True)
 KLOM_MODELS = ReferenceSource("klom-models", "klom_models", "royrin/KLOM-models")
 REFERENCE_SOURCES = {source.name: source for source in (LOCAL, EASYDUB, KLOM_MODELS)}
 HUB_SOURCES = {name: source for name, source in REFERENCE_SOURCES.items() if source.hub_key}

@@ -10,11 +10,10 @@ from conftest import easydub_hub_files, write_hub_cache
 from hub_server import StandInHub
 
 from klomflow import hub
+from klomflow.benchmarks import EASYDUB, KLOM_MODELS
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import (
-    EASYDUB_REPO,
-    KLOM_MODELS_REPO,
     EasyDUBSource,
     HubError,
     KlomModelsSource,
@@ -26,6 +25,7 @@ from klomflow.models import build_model
 from klomflow.provenance import provenance
 from klomflow.reference import build_pretrain_margins
 
+EASYDUB_REPO, KLOM_MODELS_REPO = EASYDUB.repo_id, KLOM_MODELS.repo_id
 N_TRAIN, N_VAL, N = 30, 8, 2
 FORGET = np.array([3, 17, 9])
 

@@ -6,7 +6,7 @@ from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from klomflow.benchmarks import reference_source
+from klomflow.benchmarks import HUB_SOURCES, REFERENCE_SOURCES, reference_source
 from klomflow.config_checks import ConfigError, check_config, check_device, noise_label
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import HUB_FILE_EPOCH, forget_set_in, source
@@ -46,6 +46,12 @@ try:
 except ValueError as error:
     raise WorkflowError(str(error)) from None
 SOURCE = reference_source(config["reference"]["source"])
+# The values of a {source} wildcard, from the registry (klomflow.benchmarks).
+HUB_SOURCE_NAMES = "|".join(HUB_SOURCES)
+# Those whose pretrain margins on a forget set are cut from their train margins here.
+SLICED_SOURCE_NAMES = "|".join(
+    name for name, source in REFERENCE_SOURCES.items() if not source.serves_margins
+)
 FORGET_SETS = config["forget_sets"]
 # The grid is the expensive part (on CIFAR-10, twelve GPU cells per forget
 # set): by default every forget set gets it, but a config may pick fewer.
@@ -62,13 +68,12 @@ onstart:
     if workflow.local_exec and uses_the_device(workflow.dag.needrun_jobs()):
         try:
             check_device(config["device"])
-        except ValueError as error:
+        except ConfigError as error:
             raise WorkflowError(str(error)) from None
 
 
 wildcard_constraints:
     benchmark=r"[a-z0-9]+",
-    source=r"local|klom-models",
     model=r"[a-z0-9_]+",
     forget_set=r"\d+",
     noise=r"[0-9.e+-]+",

@@ -25,7 +25,7 @@ rule resolve_hub_revision:
     log:
         "logs/resolve_hub_revision/{benchmark}_{source}.log",
     wildcard_constraints:
-        source="easydub|klom-models",
+        source=HUB_SOURCE_NAMES,
     params:
         hub=get_hub_of_source,
         needed=get_hub_run_files,

@@ -7,7 +7,6 @@ client (:mod:`klomflow.hub.client`: commits, fetching, one-line errors).
 Callers import from here.
 """
 
-from klomflow.benchmarks import EASYDUB, KLOM_MODELS
 from klomflow.hub.client import (
     HUB_FILE_EPOCH,
     HUB_MODELS,
@@ -23,15 +22,9 @@ from klomflow.hub.easydub import EasyDUBSource, forget_set_in
 from klomflow.hub.klom_models import KlomModelsSource, match_models
 from klomflow.hub.sources import SOURCES, HubSource, source
 
-# The default repositories (klomflow.benchmarks holds them), by their old names.
-EASYDUB_REPO = EASYDUB.repo_id
-KLOM_MODELS_REPO = KLOM_MODELS.repo_id
-
 __all__ = [
-    "EASYDUB_REPO",
     "HUB_FILE_EPOCH",
     "HUB_MODELS",
-    "KLOM_MODELS_REPO",
     "SOURCES",
     "EasyDUBSource",
     "HubError",
