@@ -364,12 +364,6 @@ def get_method_labels(wildcards):
 # -- the tables of every forget set, gathered ------------------------------------
 
 
-def get_forget_set_tables(table, forget_sets):
-    return [
-        f"results/{BENCHMARK.name}/forget_{forget_set}/{table}.tsv" for forget_set in forget_sets
-    ]
-
-
 def replicates_of(tables):
     """The P95 replicates saved beside each KLOM table (klomflow.tables)."""
     return [table.removesuffix(".tsv") + "_p95_replicates.npy" for table in tables]
