@@ -22,7 +22,7 @@ def test_the_schemas_benchmarks_models_and_sources_are_the_registrys():
 
 def test_the_schemas_hub_keys_and_repositories_are_the_registrys():
     hub = {key: spec for key, spec in SCHEMA["hub"]["properties"].items() if key != "cache_dir"}
-    assert {key: spec["default"]["repo_id"] for key, spec in hub.items()} == {
+    assert {key: spec["properties"]["repo_id"]["default"] for key, spec in hub.items()} == {
         source.hub_key: source.repo_id for source in HUB_SOURCES.values()
     }
 
