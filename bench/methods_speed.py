@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 from record import RESULTS_DIR, save
 
 from klomflow.config_checks import schema_defaults
@@ -23,16 +24,15 @@ from klomflow.devices import resolve_device
 from klomflow.stacking import ModelStack
 from klomflow.training import TrainingRecipe, train_models
 from klomflow.unlearning import METHODS, STEP_COST, UnlearningData, run_method
+from klomflow.unlearning.settings import setting_parameters
 
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
-# The learning rates of config.yaml's method entries.
+# The parameters of config.yaml's method entries, one per built-in method.
 PARAMS = {
-    "do_nothing": {},
-    "ascent_forget": {"lr": 0.01},
-    "ascent_descent": {"lr": 0.01, "ascent_epochs": 3},
-    "noisy_descent": {"lr": 0.01, "noise": 0.01},
-    "scrub": {"lr": 0.01, "ascent_epochs": 3},
+    entry["method"]: setting_parameters(entry)
+    for entry in yaml.safe_load((REPO / "config.yaml").read_text())["methods"].values()
 }
 
 

@@ -2,8 +2,11 @@
 
 Everything that differs between benchmarks and is not an experiment choice
 lives here, read by the workflow's rules, its scripts, the benchmark scripts
-and the tests alike: the split sizes, the image shape, the model that takes
-the images, the forget sets, and where a reference set can come from.
+and the tests alike: the split sizes, the image shape and classes, the model
+that takes the images, how the images are loaded, the forget sets, and where
+a reference set can come from (each source with its config key under ``hub``
+and its repository on the hub). No code elsewhere branches on a benchmark's
+or a source's name; the config schema's enums are held to this registry by a test.
 
 A reference set holds, per forget set, ``n_oracles(N)`` oracle models: the
 first N are what unlearned models are scored against, the other N, disjoint
@@ -16,21 +19,55 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class ReferenceSource:
+    """A place the pretrain and oracle models can come from (config ``reference.source``).
+
+    ``hub_key``: its settings' key under config ``hub`` (repo, revision), None
+    for the models the pipeline trains itself; ``repo_id``: the dataset
+    repository on the HuggingFace hub it is fetched from by default;
+    ``serves_margins``: it holds the pretrain models' margins ready-made, on
+    every forget set too (else the workflow computes them from the models).
+    """
+
+    name: str
+    hub_key: str | None = None
+    repo_id: str | None = None
+    serves_margins: bool = False
+
+
+LOCAL = ReferenceSource("local")
+EASYDUB = ReferenceSource("easydub", "easydub", "easydub/EasyDUB-dataset", serves_margins=True)
+KLOM_MODELS = ReferenceSource("klom-models", "klom_models", "royrin/KLOM-models")
+REFERENCE_SOURCES = {source.name: source for source in (LOCAL, EASYDUB, KLOM_MODELS)}
+HUB_SOURCES = {name: source for name, source in REFERENCE_SOURCES.items() if source.hub_key}
+
+
+@dataclass(frozen=True)
 class Benchmark:
     """One benchmark's dataset, model and forget sets.
 
     ``name`` is also its name in the EasyDUB layout; ``forget_sets`` maps each
-    forget set's number to what it holds; ``sources`` are the places its
-    pretrain and oracle models can come from (config ``reference.source``).
+    forget set's number to what it holds; ``forget_set_sizes`` the sizes known
+    before the data exist (none where they come with the download);
+    ``sources`` are the places its pretrain and oracle models can come from.
+    ``images``: where the workflow keeps the images, as a path or a config key
+    in braces; ``loader``: the function of :mod:`klomflow.datasets` that reads
+    them from there. ``reducible``: a config's ``split_sizes`` may name a
+    smaller copy (a downloaded dataset; not one built the same way every time).
     """
 
     name: str
     n_train: int
     n_val: int
     image_shape: tuple[int, int, int]  # (channels, height, width)
+    n_classes: int
     model: str  # the architecture of klomflow.models that takes the images
+    images: str
+    loader: str
+    reducible: bool
     forget_sets: dict[int, str] = field(default_factory=dict)
-    sources: tuple[str, ...] = ()
+    forget_set_sizes: dict[int, int] = field(default_factory=dict)
+    sources: dict[str, ReferenceSource] = field(default_factory=dict)
     # Host memory (MB) a training job asks a cluster for (resource mem_mb).
     # Digits: 2.5x the 0.8 GB peak of its largest job (pretraining, N = 100).
     # CIFAR-10: the images, N ResNet9 copies for the host side of the GPU run
@@ -45,6 +82,7 @@ DIGITS_FORGET_SETS = {
     2: "100 random train images",
     3: "the 100 train images highest on the first principal component",
 }
+DIGITS_FORGET_SET_SIZES = {1: 50, 2: 100, 3: 100}
 CIFAR10_FORGET_SETS = {
     # EasyDUB's (docs/sources.md); the files come from the hub.
     1: "10 random train images",
@@ -58,17 +96,49 @@ CIFAR10_FORGET_SETS = {
     9: "250 highest and 250 lowest on the second principal component",
     10: "the 100 train images nearest train image 6 in CLIP space",
 }
-HUB_SOURCES = ("easydub", "klom-models")
 
-# One row per benchmark, in the order of Benchmark's fields:
-#   name, n_train, n_val, image_shape, model, forget_sets, sources, training_memory_mb
 _REGISTRY = [
-    Benchmark("digits", 1438, 359, (1, 8, 8), "digits_cnn", DIGITS_FORGET_SETS, ("local",), 2000),
     Benchmark(
-        "cifar10", 50_000, 10_000, (3, 32, 32), "resnet9", CIFAR10_FORGET_SETS, HUB_SOURCES, 16000
+        "digits",
+        n_train=1438,
+        n_val=359,
+        image_shape=(1, 8, 8),
+        n_classes=10,
+        model="digits_cnn",
+        # Built from scikit-learn's bundle by the workflow's build_digits.
+        images="resources/digits/data.npz",
+        loader="load_saved_dataset",
+        reducible=False,
+        forget_sets=DIGITS_FORGET_SETS,
+        forget_set_sizes=DIGITS_FORGET_SET_SIZES,
+        sources={"local": LOCAL},
+        training_memory_mb=2000,
+    ),
+    Benchmark(
+        "cifar10",
+        n_train=50_000,
+        n_val=10_000,
+        image_shape=(3, 32, 32),
+        n_classes=10,
+        model="resnet9",
+        images="{cifar10_dir}",
+        loader="load_cifar10",
+        reducible=True,
+        forget_sets=CIFAR10_FORGET_SETS,
+        sources=HUB_SOURCES,
+        training_memory_mb=16000,
     ),
 ]
 BENCHMARKS = {benchmark.name: benchmark for benchmark in _REGISTRY}
+
+
+def reference_source(name: str) -> ReferenceSource:
+    """The reference source called ``name`` in config ``reference.source``."""
+    if name not in REFERENCE_SOURCES:
+        raise ValueError(
+            f"unknown reference source {name!r}; known: {', '.join(REFERENCE_SOURCES)}"
+        )
+    return REFERENCE_SOURCES[name]
 
 
 def get_benchmark(name: str) -> Benchmark:

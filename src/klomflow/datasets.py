@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from klomflow.benchmarks import get_benchmark
+from klomflow.benchmarks import BENCHMARKS, DIGITS_FORGET_SET_SIZES, get_benchmark
 from klomflow.files import atomic_save_npz, load_npz
 from klomflow.splits import check_forget_set, retain_indices
 
@@ -30,10 +30,9 @@ CIFAR10_STD = (0.2023, 0.1994, 0.2010)
 
 
 def load_dataset(benchmark: str, path: Path) -> ImageDataset:
-    """The images of ``benchmark``: the saved ``.npz`` for digits, the torchvision directory for cifar10."""
-    if get_benchmark(benchmark).name == "cifar10":
-        return load_cifar10(Path(path))
-    return load_saved_dataset(Path(path))
+    """The images of ``benchmark`` by its registered loader: the saved ``.npz`` for digits,
+    the torchvision directory for cifar10."""
+    return globals()[get_benchmark(benchmark).loader](Path(path))
 
 
 # 20 % of each digit class goes to val; the seed fixes which, once and for all.
@@ -131,8 +130,9 @@ def load_saved_dataset(path: Path) -> ImageDataset:
     return ImageDataset(*(torch.from_numpy(data[k]) for k in _SAVED_SPLITS), source=str(path))
 
 
-# Both benchmarks' images are of 10 classes, and their models have 10 outputs.
-N_CLASSES = 10
+# Every benchmark's images are of 10 classes, and their models have 10 outputs
+# (one value, or this line fails on import).
+(N_CLASSES,) = {benchmark.n_classes for benchmark in BENCHMARKS.values()}
 
 
 def check_labels(labels, source: str) -> None:
@@ -155,7 +155,6 @@ def _most_atypical(size: int):
         distance = np.linalg.norm(pixels - class_mean[labels], axis=1)
         return np.argsort(-distance, kind="stable")[:size]
 
-    pick.size = size
     return pick
 
 
@@ -163,7 +162,6 @@ def _random(size: int, seed: int):
     def pick(dataset: ImageDataset) -> np.ndarray:
         return np.sort(np.random.default_rng(seed).choice(dataset.n_train, size, replace=False))
 
-    pick.size = size
     return pick
 
 
@@ -175,7 +173,6 @@ def _highest_on_component(component: int, size: int):
         direction *= np.sign(direction[np.argmax(np.abs(direction))])  # fix the SVD's sign
         return np.argsort(-(pixels @ direction), kind="stable")[:size]
 
-    pick.size = size
     return pick
 
 
@@ -184,17 +181,13 @@ def _highest_on_component(component: int, size: int):
 # only get right by memorising them: there, as on CIFAR-10, pretrain and
 # oracle models differ most. Set 3 is a coherent subpopulation picked by a
 # principal component of the pixels (EasyDUB uses the datamodel matrix, which
-# a laptop cannot compute).
+# a laptop cannot compute). Their sizes are the registry's, known before the
+# data are built.
 DIGITS_FORGET_SET_PICKERS = {
-    1: _most_atypical(50),
-    2: _random(100, seed=2),
-    3: _highest_on_component(0, 100),
+    1: _most_atypical(DIGITS_FORGET_SET_SIZES[1]),
+    2: _random(DIGITS_FORGET_SET_SIZES[2], seed=2),
+    3: _highest_on_component(0, DIGITS_FORGET_SET_SIZES[3]),
 }
-
-
-def digits_forget_set_size(forget_set: int) -> int:
-    """How many images a digits forget set holds, known before the data are built."""
-    return _digits_picker(forget_set).size
 
 
 def digits_forget_set(forget_set: int, dataset: ImageDataset) -> np.ndarray:

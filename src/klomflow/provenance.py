@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-# The hub dataset behind each reference source (config key under ``hub``).
-_HUB_KEYS = {"easydub": "easydub", "klom-models": "klom_models"}
+from klomflow.benchmarks import reference_source
 
 
 def provenance_file(table: str | Path) -> Path:
@@ -89,14 +88,15 @@ def dataset_provenance(config: dict, hub_commits=()) -> dict:
     at (from ``hub_commits``, see :func:`provenance`).
     """
     source = config["reference"]["source"]
+    hub_key = reference_source(source).hub_key
     record = {
         "benchmark": config["benchmark"],
         "forget_sets": config["forget_sets"],
         "n_models": config["n_models"],
         "reference_source": source,
     }
-    if source in _HUB_KEYS:
-        hub = config["hub"][_HUB_KEYS[source]]
+    if hub_key:
+        hub = config["hub"][hub_key]
         record.update(repo_id=hub["repo_id"], revision=hub["revision"])
         from klomflow.hub import read_commit
 

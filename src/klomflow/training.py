@@ -59,9 +59,13 @@ class TrainingRecipe:
     cycle_momentum: bool
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"training.{name} must be at least 1, got {getattr(self, name)}")
+        # The schema's minimums: a batch of one sample would break BatchNorm
+        # in training mode (see klomflow.batches).
+        for name, least in (("epochs", 1), ("batch_size", 2)):
+            if getattr(self, name) < least:
+                raise ValueError(
+                    f"training.{name} must be at least {least}, got {getattr(self, name)}"
+                )
 
 
 class Trainer:

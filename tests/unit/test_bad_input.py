@@ -163,7 +163,7 @@ def checked_config(overrides: dict) -> list[str]:
             config[key] = value
     schema_path = REPO / "workflow/schemas/config.schema.yaml"
     validate(config, str(schema_path))
-    return check_config(config, yaml.safe_load(schema_path.read_text()))
+    return check_config(config, yaml.safe_load(schema_path.read_text())).warnings
 
 
 CONFIG_CHECK_CASES = {
@@ -252,6 +252,22 @@ CONFIG_CHECK_CASES = {
             }
         },
         "config: methods.x.strength: 'x' is not a number",
+    ),
+    "unknown-forget-set": (
+        {"forget_sets": [1, 7]},
+        "config: forget_sets: 7 is not a forget set of the digits benchmark (it has 1, 2, 3)",
+    ),
+    "grid-forget-set-not-run": (
+        {"forget_sets": [1], "retrain": {"forget_sets": [2]}},
+        "config: retrain.forget_sets: 2 is not among forget_sets [1]",
+    ),
+    "model-for-other-images": (
+        {"model": "resnet9"},
+        "config: model: resnet9 does not take digits images (the digits benchmark's model is",
+    ),
+    "hub-source-for-digits": (
+        {"reference": {"source": "easydub"}},
+        "config: reference.source: easydub does not serve the digits benchmark (it has local)",
     ),
 }
 

@@ -10,11 +10,10 @@ from conftest import easydub_hub_files, write_hub_cache
 from hub_server import StandInHub
 
 from klomflow import hub
+from klomflow.benchmarks import EASYDUB, KLOM_MODELS
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import (
-    EASYDUB_REPO,
-    KLOM_MODELS_REPO,
     EasyDUBSource,
     HubError,
     KlomModelsSource,
@@ -26,6 +25,7 @@ from klomflow.models import build_model
 from klomflow.provenance import provenance
 from klomflow.reference import build_pretrain_margins
 
+EASYDUB_REPO, KLOM_MODELS_REPO = EASYDUB.repo_id, KLOM_MODELS.repo_id
 N_TRAIN, N_VAL, N = 30, 8, 2
 FORGET = np.array([3, 17, 9])
 
@@ -71,7 +71,16 @@ def closed_port_endpoint():
 
 
 @pytest.mark.parametrize(
-    "part", ["forget_set", "pretrain", "pretrain_forget", "oracle", "checkpoints"]
+    "part",
+    [
+        "forget_set",
+        "pretrain",
+        "pretrain_retain",
+        "pretrain_val",
+        "pretrain_forget",
+        "oracle",
+        "checkpoints",
+    ],
 )
 def test_each_part_fetches_exactly_its_files(tmp_path, stand_in, served, part):
     _, hub_settings, commit = served
@@ -83,6 +92,30 @@ def test_each_part_fetches_exactly_its_files(tmp_path, stand_in, served, part):
     expected = sorted(EasyDUBSource(layout).files(part, N, 2))
     assert sorted(stand_in.downloads) == expected
     assert all((layout.root / f).is_file() for f in expected)
+
+
+def test_each_download_jobs_output_is_filled_by_the_part_it_names(tmp_path):
+    layout = easydub_layout(tmp_path / "easydub")
+    easydub = EasyDUBSource(layout)
+    # The outputs of the workflow's download_easydub* jobs for forget set 2.
+    outputs = [
+        layout.forget_set_file(2),
+        layout.pretrain_dir("retain"),
+        layout.pretrain_dir("val"),
+        layout.pretrain_dir("forget_2"),
+        layout.oracle_set_dir(2),
+        layout.checkpoint_dir(),
+    ]
+    fetched = []
+    for output in outputs:
+        part, forget_set = easydub.part_of(output)
+        files = [layout.root / f for f in easydub.files(part, N, forget_set)]
+        assert files and all(f == output or output in f.parents for f in files), output
+        fetched += files
+    every_file = easydub.run_files(N, [2], checkpoints=True)
+    assert sorted(fetched) == sorted(layout.root / f for f in every_file)
+    with pytest.raises(ValueError, match="not a file or folder of the EasyDUB dataset's layout"):
+        easydub.part_of(layout.root / "margins/cifar10/pretrain/test/resnet9")
 
 
 def test_what_a_run_needs_is_all_it_fetches(tmp_path, stand_in, served):

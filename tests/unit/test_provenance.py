@@ -11,8 +11,13 @@ from klomflow.tables import write_tsv
 
 
 def config(**overrides):
+    """The CIFAR-10 config with ``overrides``, its defaults filled in as the workflow does."""
+    from snakemake.utils import validate
+
     with open(REPO / "config" / "easydub-cifar10.yaml") as f:
-        return yaml.safe_load(f) | overrides
+        resolved = yaml.safe_load(f) | overrides
+    validate(resolved, str(REPO / "workflow/schemas/config.schema.yaml"))
+    return resolved
 
 
 def test_hub_sources_record_repo_and_revision():

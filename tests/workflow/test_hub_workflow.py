@@ -14,8 +14,8 @@ import pytest
 from conftest import REPO, copy_workflow, snakemake, start_snakemake, write_config
 from hub_server import StandInHub
 
+from klomflow.benchmarks import EASYDUB
 from klomflow.easydub import EasyDUBLayout
-from klomflow.hub import EASYDUB_REPO
 
 N_TRAIN, N_VAL, N = 100, 20, 2
 FORGET = np.array([5, 50, 99, 0, 7, 8])
@@ -30,7 +30,7 @@ def stand_in(monkeypatch, tmp_path):
 
     server = StandInHub().start()
     shape = EasyDUBLayout(Path("repo"), "cifar10", "resnet9", 23, N_TRAIN, N_VAL)
-    server.add(EASYDUB_REPO, easydub_hub_files(shape, N + 1, FORGET))
+    server.add(EASYDUB.repo_id, easydub_hub_files(shape, N + 1, FORGET))
     monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -107,7 +107,7 @@ def test_a_hub_failure_ends_the_job_log_in_one_line_shown_in_the_terminal(tmp_pa
     log = (directory / "logs/resolve_hub_revision/cifar10_easydub.log").read_text()
     last = log.strip().splitlines()[-1]
     assert last.startswith(
-        f"error: dataset {EASYDUB_REPO} at revision v9: revision not found on the hub; "
+        f"error: dataset {EASYDUB.repo_id} at revision v9: revision not found on the hub; "
     )
     assert "Traceback" not in log
     assert last in result.stdout + result.stderr

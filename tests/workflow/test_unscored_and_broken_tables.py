@@ -45,8 +45,8 @@ def summary_run(tmp_path_factory):
     shutil.copy(REPO / "tests/methods_for_tests.py", directory)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config |= {k: v for k, v in SUMMARY_RUN.items() if k != "retrain"}
-    config["retrain"] |= SUMMARY_RUN["retrain"]
-    config["training"] |= {"epochs": 2, "batch_size": 64}
+    config.setdefault("retrain", {}).update(SUMMARY_RUN["retrain"])
+    config.setdefault("training", {}).update({"epochs": 2, "batch_size": 64})
     (directory / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(directory)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -24,8 +24,8 @@ from conftest import (
     write_hub_cache,
 )
 
+from klomflow.benchmarks import EASYDUB
 from klomflow.easydub import EasyDUBLayout
-from klomflow.hub import EASYDUB_REPO
 from klomflow.tables import read_tsv, write_tsv
 
 N_TRAIN, N_VAL, N = 100, 20, 2
@@ -55,7 +55,7 @@ def cifar_run(tmp_path_factory):
     # oracles may arrive.
     shape = EasyDUBLayout(Path("repo"), "cifar10", "resnet9", 23, N_TRAIN, N_VAL)
     cache = directory / "hub_cache"
-    write_hub_cache(cache, EASYDUB_REPO, easydub_hub_files(shape, N + 1, FORGET))
+    write_hub_cache(cache, EASYDUB.repo_id, easydub_hub_files(shape, N + 1, FORGET))
     write_config(directory, {**TINY, "hub": {"cache_dir": str(cache)}}, "tiny.yaml", over=None)
     env = {
         "HF_HUB_OFFLINE": "1",

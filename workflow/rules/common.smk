@@ -6,86 +6,57 @@ from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from klomflow.benchmarks import get_benchmark
-from klomflow.config_checks import check_config, check_device, noise_label
+from klomflow.benchmarks import HUB_SOURCES, REFERENCE_SOURCES, reference_source
+from klomflow.config_checks import ConfigError, check_config, check_device, noise_label
 from klomflow.easydub import EasyDUBLayout
-from klomflow.hub import HUB_FILE_EPOCH, check_model_count, source
+from klomflow.hub import HUB_FILE_EPOCH, forget_set_in, source
 from klomflow.model_counts import MODEL_COUNT_COLUMNS
 from klomflow.results_owner import check_results_benchmark
 from klomflow.scoring import BASELINE_COLUMNS, GRID_COLUMNS, METHOD_COLUMNS
 from klomflow.unlearning.code import method_code_hash
 from klomflow.unlearning.registry import method_module_file, resolve_method
-from klomflow.unlearning.settings import method_settings, swept_values
+from klomflow.unlearning.settings import swept_values
 
 # -- the config ----------------------------------------------------------------
 
+# Checked before anything runs, so that no job's outputs are deleted for a
+# mistake: first against the schema (which fills in the defaults), then by
+# klomflow.config_checks.check_config, which checks the rest and works out
+# what the rules are handed. Every mistake is one ConfigError line naming the key.
+SCHEMA_FILE = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
 try:
-    validate(config, "../schemas/config.schema.yaml")
-except WorkflowError as error:
-    # Snakemake's message dumps the whole schema; name the key instead.
-    cause = error.__context__
-    if not isinstance(cause, ValidationError):
-        raise
-    key = ".".join(str(p) for p in cause.absolute_path) or "top level"
-    raise WorkflowError(f"config: {key}: {cause.message}") from None
+    try:
+        validate(config, "../schemas/config.schema.yaml")
+    except WorkflowError as error:
+        # Snakemake's message dumps the whole schema; name the key instead.
+        if not isinstance(error.__context__, ValidationError):
+            raise
+        raise ConfigError.of_schema(error.__context__) from None
+    CHECKED = check_config(config, yaml.safe_load(SCHEMA_FILE.read_text()))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+for warning in CHECKED.warnings:
+    print(f"warning: {warning}", file=sys.stderr)
 
-
-def config_error(message):
-    """Stop before anything runs, with one line naming the key at fault."""
-    raise WorkflowError(f"config: {message}")
-
-
-BENCHMARK = get_benchmark(config["benchmark"])
+BENCHMARK = CHECKED.benchmark
 # The gathered tables and figures (results/*.tsv, *.png) have one name for
 # every benchmark: stop before a run could overwrite or mix another's.
 try:
     check_results_benchmark("results", BENCHMARK.name)
 except ValueError as error:
     raise WorkflowError(str(error)) from None
-SOURCE = config["reference"]["source"]
+SOURCE = reference_source(config["reference"]["source"])
+# The values of a {source} wildcard, from the registry (klomflow.benchmarks).
+HUB_SOURCE_NAMES = "|".join(HUB_SOURCES)
+# Those whose pretrain margins on a forget set are cut from their train margins here.
+SLICED_SOURCE_NAMES = "|".join(
+    name for name, source in REFERENCE_SOURCES.items() if not source.serves_margins
+)
 FORGET_SETS = config["forget_sets"]
 # The grid is the expensive part (on CIFAR-10, twelve GPU cells per forget
 # set): by default every forget set gets it, but a config may pick fewer.
-RETRAIN_FORGET_SETS = config["retrain"].setdefault("forget_sets", list(FORGET_SETS))
-
-for key, numbers in (("forget_sets", FORGET_SETS), ("retrain.forget_sets", RETRAIN_FORGET_SETS)):
-    unknown = [forget_set for forget_set in numbers if forget_set not in BENCHMARK.forget_sets]
-    if unknown:
-        config_error(
-            f"{key}: {unknown[0]} is not a forget set of the {BENCHMARK.name} benchmark "
-            f"(it has {', '.join(map(str, BENCHMARK.forget_sets))})"
-        )
-if not set(RETRAIN_FORGET_SETS) <= set(FORGET_SETS):
-    extra = sorted(set(RETRAIN_FORGET_SETS) - set(FORGET_SETS))
-    config_error(f"retrain.forget_sets: {extra[0]} is not among forget_sets {FORGET_SETS}")
-if config["model"] != BENCHMARK.model:
-    config_error(
-        f"model: {config['model']} does not take {BENCHMARK.name} images "
-        f"(the {BENCHMARK.name} benchmark's model is {BENCHMARK.model})"
-    )
-if SOURCE not in BENCHMARK.sources:
-    config_error(
-        f"reference.source: {SOURCE} does not serve the {BENCHMARK.name} benchmark "
-        f"(it has {', '.join(BENCHMARK.sources)})"
-    )
-if SOURCE != "local":
-    try:
-        check_model_count(config["n_models"])
-    except ValueError as error:
-        config_error(error)
-# Fail before anything runs, so that no job's outputs are deleted for a
-# mistake: floats for integers, batch sizes and N out of range, noise levels
-# naming one cell twice, and every method setting against its method's
-# signature (unknown method or parameter, a bad sweep, a module that does not
-# import).
-with open(Path(workflow.current_basedir) / "../schemas/config.schema.yaml") as f:
-    CONFIG_SCHEMA = yaml.safe_load(f)
-try:
-    for warning in check_config(config, CONFIG_SCHEMA):
-        print(f"warning: {warning}", file=sys.stderr)
-except ValueError as error:
-    raise WorkflowError(str(error)) from None
-METHOD_SETTINGS = method_settings(config["methods"])
+RETRAIN_FORGET_SETS = CHECKED.retrain_forget_sets
+METHOD_SETTINGS = CHECKED.method_settings
 
 
 onstart:
@@ -97,13 +68,12 @@ onstart:
     if workflow.local_exec and uses_the_device(workflow.dag.needrun_jobs()):
         try:
             check_device(config["device"])
-        except ValueError as error:
+        except ConfigError as error:
             raise WorkflowError(str(error)) from None
 
 
 wildcard_constraints:
     benchmark=r"[a-z0-9]+",
-    source=r"local|klom-models",
     model=r"[a-z0-9_]+",
     forget_set=r"\d+",
     noise=r"[0-9.e+-]+",
@@ -166,7 +136,7 @@ def print_run_summary():
 
 def get_recipe():
     """The training recipe, as keyword arguments of klomflow.training.TrainingRecipe."""
-    return config["training"]
+    return CHECKED.recipe
 
 
 def resume_file(wildcards, output):
@@ -183,15 +153,14 @@ def get_reference_format():
     return {
         "model": config["model"],
         # Local models are named after their last epoch, counted from 0.
-        "epoch": config["training"]["epochs"] - 1 if SOURCE == "local" else HUB_FILE_EPOCH,
-        "n_train": config["split_sizes"].get("n_train", BENCHMARK.n_train),
-        "n_val": config["split_sizes"].get("n_val", BENCHMARK.n_val),
+        "epoch": HUB_FILE_EPOCH if is_hub_source() else config["training"]["epochs"] - 1,
+        **CHECKED.split_sizes,
     }
 
 
 def reference_root(benchmark):
     """Where the reference set lives: resources/{benchmark}/{local,easydub,klom-models}."""
-    return f"resources/{benchmark}/{SOURCE}"
+    return f"resources/{benchmark}/{SOURCE.name}"
 
 
 def layout_for(benchmark):
@@ -212,10 +181,9 @@ def get_layout(wildcards):
 
 
 def get_dataset(wildcards):
-    """The images of the benchmark, in the form klomflow.datasets.load_dataset reads."""
-    if wildcards.benchmark == "digits":
-        return "resources/digits/data.npz"
-    return config["cifar10_dir"]
+    """The images of the benchmark, in the form klomflow.datasets.load_dataset reads:
+    a file the workflow builds, or a config key's directory."""
+    return BENCHMARK.images.format(**config)
 
 
 def get_forget_set(wildcards):
@@ -247,24 +215,34 @@ def get_baseline_inputs(wildcards):
 
 
 def get_hub(source):
-    """The `hub` argument of the klomflow.hub sources' downloads: repo and cache.
+    """The `hub` argument of the downloads from hub source `source`: repo and cache.
 
     Not the revision: downloads fetch at the commit resolve_hub_revision recorded.
     """
-    return {"repo_id": config["hub"][source]["repo_id"], "cache_dir": config["hub"]["cache_dir"]}
-
-
-HUB_KEYS = {"easydub": "easydub", "klom-models": "klom_models"}
+    settings = config["hub"][reference_source(source).hub_key]
+    return {"repo_id": settings["repo_id"], "cache_dir": config["hub"]["cache_dir"]}
 
 
 def is_hub_source():
-    return SOURCE in HUB_KEYS
+    return SOURCE.hub_key is not None
 
 
 def get_hub_of_source(wildcards):
     """Repo, cache and the configured revision of the hub source in `wildcards.source`."""
-    key = HUB_KEYS[wildcards.source]
-    return {**get_hub(key), "revision": config["hub"][key]["revision"]}
+    revision = config["hub"][reference_source(wildcards.source).hub_key]["revision"]
+    return {**get_hub(wildcards.source), "revision": revision}
+
+
+def get_easydub_inputs(wildcards):
+    """The commit a download fetches at, and the forget set the margins on it are checked against."""
+    inputs = {"commit": f"resources/{wildcards.benchmark}/easydub/hub_commit.json"}
+    forget_set = forget_set_in(wildcards.folder)
+    if forget_set is not None:
+        inputs["forget_set"] = (
+            f"resources/{wildcards.benchmark}/easydub/forget_sets/{wildcards.benchmark}/"
+            f"forget_set_{forget_set}.npy"
+        )
+    return inputs
 
 
 def get_hub_commit(wildcards):
@@ -275,7 +253,7 @@ def get_hub_commit(wildcards):
     """
     if not is_hub_source():
         return []
-    return f"resources/{BENCHMARK.name}/{SOURCE}/hub_commit.json"
+    return f"resources/{BENCHMARK.name}/{SOURCE.name}/hub_commit.json"
 
 
 def get_hub_run_files(wildcards):
@@ -384,12 +362,6 @@ def get_method_labels(wildcards):
 
 
 # -- the tables of every forget set, gathered ------------------------------------
-
-
-def get_forget_set_tables(table, forget_sets):
-    return [
-        f"results/{BENCHMARK.name}/forget_{forget_set}/{table}.tsv" for forget_set in forget_sets
-    ]
 
 
 def replicates_of(tables):

@@ -10,11 +10,8 @@
 # fill the hub cache (config hub.cache_dir) from the login node first.
 localrules:
     resolve_hub_revision,
-    download_easydub_pretrain_margins,
     download_easydub_forget_set,
-    download_easydub_pretrain_forget_margins,
-    download_easydub_oracle_margins,
-    download_easydub_checkpoints,
+    download_easydub,
     download_klom_models_forget_set,
     download_klom_models_oracles,
 
@@ -28,7 +25,7 @@ rule resolve_hub_revision:
     log:
         "logs/resolve_hub_revision/{benchmark}_{source}.log",
     wildcard_constraints:
-        source="easydub|klom-models",
+        source=HUB_SOURCE_NAMES,
     params:
         hub=get_hub_of_source,
         needed=get_hub_run_files,
@@ -38,29 +35,9 @@ rule resolve_hub_revision:
         "../scripts/resolve_hub_revision.py"
 
 
-rule download_easydub_pretrain_margins:
-    input:
-        commit="resources/{benchmark}/easydub/hub_commit.json",
-    output:
-        retain=directory(
-            "resources/{benchmark}/easydub/margins/{benchmark}/pretrain/retain/{model}"
-        ),
-        val=directory("resources/{benchmark}/easydub/margins/{benchmark}/pretrain/val/{model}"),
-    log:
-        "logs/download_easydub_pretrain_margins/{benchmark}_{model}.log",
-    benchmark:
-        "benchmarks/download_easydub_pretrain_margins/{benchmark}_{model}.tsv"
-    params:
-        part="pretrain",
-        hub=get_hub("easydub"),
-        layout=get_layout,
-        n_models=config["n_models"],
-    conda:
-        "../../envs/data.yaml"
-    script:
-        "../scripts/download_easydub.py"
-
-
+# The EasyDUB dataset is already in the layout: a job fetches one file or
+# folder of it (klomflow.hub.EasyDUBSource.part_of), the forget set first,
+# since the margins on it are checked against it.
 rule download_easydub_forget_set:
     input:
         commit="resources/{benchmark}/easydub/hub_commit.json",
@@ -71,7 +48,6 @@ rule download_easydub_forget_set:
     benchmark:
         "benchmarks/download_easydub_forget_set/{benchmark}_forget_{forget_set}.tsv"
     params:
-        part="forget_set",
         hub=get_hub("easydub"),
         layout=get_layout,
         n_models=config["n_models"],
@@ -81,61 +57,21 @@ rule download_easydub_forget_set:
         "../scripts/download_easydub.py"
 
 
-rule download_easydub_pretrain_forget_margins:
+# Each folder of margins or checkpoints: margins/{benchmark}/pretrain/{retain,
+# val, forget_{forget_set}}/{model}, margins/{benchmark}/oracle/forget_{forget_set}
+# and models/{benchmark}/pretrain/{model}.
+rule download_easydub:
     input:
-        commit="resources/{benchmark}/easydub/hub_commit.json",
-        forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
+        unpack(get_easydub_inputs),
     output:
-        directory(
-            "resources/{benchmark}/easydub/margins/{benchmark}/pretrain/forget_{forget_set}/{model}"
-        ),
+        directory("resources/{benchmark}/easydub/{folder}"),
     log:
-        "logs/download_easydub_pretrain_forget_margins/{benchmark}_{model}_forget_{forget_set}.log",
+        "logs/download_easydub/{benchmark}/{folder}.log",
     benchmark:
-        "benchmarks/download_easydub_pretrain_forget_margins/{benchmark}_{model}_forget_{forget_set}.tsv"
+        "benchmarks/download_easydub/{benchmark}/{folder}.tsv"
+    wildcard_constraints:
+        folder=r"(margins|models)/.+",
     params:
-        part="pretrain_forget",
-        hub=get_hub("easydub"),
-        layout=get_layout,
-        n_models=config["n_models"],
-    conda:
-        "../../envs/data.yaml"
-    script:
-        "../scripts/download_easydub.py"
-
-
-rule download_easydub_oracle_margins:
-    input:
-        commit="resources/{benchmark}/easydub/hub_commit.json",
-        forget_set="resources/{benchmark}/easydub/forget_sets/{benchmark}/forget_set_{forget_set}.npy",
-    output:
-        directory("resources/{benchmark}/easydub/margins/{benchmark}/oracle/forget_{forget_set}"),
-    log:
-        "logs/download_easydub_oracle_margins/{benchmark}_forget_{forget_set}.log",
-    benchmark:
-        "benchmarks/download_easydub_oracle_margins/{benchmark}_forget_{forget_set}.tsv"
-    params:
-        part="oracle",
-        hub=get_hub("easydub"),
-        layout=get_layout,
-        n_models=config["n_models"],
-    conda:
-        "../../envs/data.yaml"
-    script:
-        "../scripts/download_easydub.py"
-
-
-rule download_easydub_checkpoints:
-    input:
-        commit="resources/{benchmark}/easydub/hub_commit.json",
-    output:
-        directory("resources/{benchmark}/easydub/models/{benchmark}/pretrain/{model}"),
-    log:
-        "logs/download_easydub_checkpoints/{benchmark}_{model}.log",
-    benchmark:
-        "benchmarks/download_easydub_checkpoints/{benchmark}_{model}.tsv"
-    params:
-        part="checkpoints",
         hub=get_hub("easydub"),
         layout=get_layout,
         n_models=config["n_models"],
@@ -155,7 +91,7 @@ rule download_klom_models_forget_set:
     benchmark:
         "benchmarks/download_klom_models_forget_set/{benchmark}_forget_{forget_set}.tsv"
     params:
-        hub=get_hub("klom_models"),
+        hub=get_hub("klom-models"),
         layout=get_layout,
     conda:
         "../../envs/data.yaml"
@@ -177,7 +113,7 @@ rule download_klom_models_oracles:
     benchmark:
         "benchmarks/download_klom_models_oracles/{benchmark}_forget_{forget_set}.tsv"
     params:
-        hub=get_hub("klom_models"),
+        hub=get_hub("klom-models"),
         layout=get_layout,
         n_models=config["n_models"],
     conda:
@@ -203,7 +139,7 @@ rule download_klom_models_pretrain:
     benchmark:
         "benchmarks/download_klom_models_pretrain/{benchmark}_{model}.tsv"
     params:
-        hub=get_hub("klom_models"),
+        hub=get_hub("klom-models"),
         layout=get_layout,
         n_models=config["n_models"],
         device=config["device"],

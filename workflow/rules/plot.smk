@@ -116,8 +116,16 @@ rule plot_forget_set_methods:
 
 rule gather_baselines:
     input:
-        tables=get_forget_set_tables("baselines", FORGET_SETS),
-        replicates=replicates_of(get_forget_set_tables("baselines", FORGET_SETS)),
+        tables=expand(
+            "results/{benchmark}/forget_{forget_set}/baselines.tsv",
+            benchmark=BENCHMARK.name,
+            forget_set=FORGET_SETS,
+        ),
+        replicates=expand(
+            "results/{benchmark}/forget_{forget_set}/baselines_p95_replicates.npy",
+            benchmark=BENCHMARK.name,
+            forget_set=FORGET_SETS,
+        ),
         hub_commit=get_hub_commit,
     output:
         replicates="results/baselines_p95_replicates.npy",
@@ -145,8 +153,16 @@ rule gather_baselines:
 
 rule gather_compute_vs_klom:
     input:
-        tables=get_forget_set_tables("compute_vs_klom", RETRAIN_FORGET_SETS),
-        replicates=replicates_of(get_forget_set_tables("compute_vs_klom", RETRAIN_FORGET_SETS)),
+        tables=expand(
+            "results/{benchmark}/forget_{forget_set}/compute_vs_klom.tsv",
+            benchmark=BENCHMARK.name,
+            forget_set=RETRAIN_FORGET_SETS,
+        ),
+        replicates=expand(
+            "results/{benchmark}/forget_{forget_set}/compute_vs_klom_p95_replicates.npy",
+            benchmark=BENCHMARK.name,
+            forget_set=RETRAIN_FORGET_SETS,
+        ),
         hub_commit=get_hub_commit,
     output:
         replicates="results/compute_vs_klom_p95_replicates.npy",
@@ -170,8 +186,16 @@ rule gather_compute_vs_klom:
 
 rule gather_methods:
     input:
-        tables=get_forget_set_tables("methods", FORGET_SETS),
-        replicates=replicates_of(get_forget_set_tables("methods", FORGET_SETS)),
+        tables=expand(
+            "results/{benchmark}/forget_{forget_set}/methods.tsv",
+            benchmark=BENCHMARK.name,
+            forget_set=FORGET_SETS,
+        ),
+        replicates=expand(
+            "results/{benchmark}/forget_{forget_set}/methods_p95_replicates.npy",
+            benchmark=BENCHMARK.name,
+            forget_set=FORGET_SETS,
+        ),
         hub_commit=get_hub_commit,
     output:
         replicates="results/methods_p95_replicates.npy",
@@ -247,8 +271,16 @@ rule plot_methods:
 
 rule gather_model_counts:
     input:
-        tables=get_forget_set_tables("n_models", FORGET_SETS),
-        replicates=replicates_of(get_forget_set_tables("n_models", FORGET_SETS)),
+        tables=expand(
+            "results/{benchmark}/forget_{forget_set}/n_models.tsv",
+            benchmark=BENCHMARK.name,
+            forget_set=FORGET_SETS,
+        ),
+        replicates=expand(
+            "results/{benchmark}/forget_{forget_set}/n_models_p95_replicates.npy",
+            benchmark=BENCHMARK.name,
+            forget_set=FORGET_SETS,
+        ),
         hub_commit=get_hub_commit,
     output:
         table=report(

@@ -45,6 +45,8 @@ rule slice_pretrain_forget_margins:
         "logs/slice_pretrain_forget_margins/{benchmark}_{source}_{model}_forget_{forget_set}.log",
     benchmark:
         "benchmarks/slice_pretrain_forget_margins/{benchmark}_{source}_{model}_forget_{forget_set}.tsv"
+    wildcard_constraints:
+        source=SLICED_SOURCE_NAMES,
     params:
         reference=get_reference_format(),
         n_models=config["n_models"],

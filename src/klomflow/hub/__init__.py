@@ -24,8 +24,8 @@ from klomflow.hub.client import (
     write_commit,
 )
 
-_FROM_EASYDUB = ("EASYDUB_REPO", "EasyDUBSource")
-_FROM_KLOM_MODELS = ("KLOM_MODELS_REPO", "KlomModelsSource", "match_models")
+_FROM_EASYDUB = ("EasyDUBSource", "forget_set_in")
+_FROM_KLOM_MODELS = ("KlomModelsSource", "match_models")
 _FROM_SOURCES = ("SOURCES", "HubSource", "source")
 
 
@@ -44,10 +44,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "EASYDUB_REPO",
     "HUB_FILE_EPOCH",
     "HUB_MODELS",
-    "KLOM_MODELS_REPO",
     "SOURCES",
     "EasyDUBSource",
     "HubError",
@@ -55,6 +53,7 @@ __all__ = [
     "KlomModelsSource",
     "check_model_count",
     "download_command",
+    "forget_set_in",
     "match_models",
     "read_commit",
     "resolve_commit",

@@ -1,4 +1,4 @@
-"""The KLOM-models dataset on the hub (``royrin/KLOM-models``), written in the EasyDUB layout.
+"""The KLOM-models dataset on the hub (by default ``royrin/KLOM-models``), written in the EasyDUB layout.
 
 It holds oracles as logits and pretrain ("full") models as checkpoints. The
 oracles' margins are derived from their logits here (docs/klom.md); the pretrain
@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from klomflow.benchmarks import n_oracles
+from klomflow.benchmarks import KLOM_MODELS, n_oracles
 from klomflow.datasets import ImageDataset
 from klomflow.easydub import EasyDUBLayout
 from klomflow.files import load_npy
@@ -38,15 +38,13 @@ from klomflow.hub.client import (
 from klomflow.margins import margins_from_logits
 from klomflow.splits import retain_indices
 
-KLOM_MODELS_REPO = "royrin/KLOM-models"
-
 
 @dataclass(frozen=True)
 class KlomModelsSource:
     """The KLOM-models dataset, fetched into ``layout``: forget sets, oracles, pretrain checkpoints."""
 
     layout: EasyDUBLayout
-    name: ClassVar[str] = "klom-models"
+    name: ClassVar[str] = KLOM_MODELS.name
     # {m} is the model number, {split} train or val.
     PRETRAIN_FOLDER: ClassVar[str] = "full_models/CIFAR10"
     CHECKPOINT: ClassVar[str] = f"sd_{{m}}____epoch_{HUB_FILE_EPOCH}.pt"

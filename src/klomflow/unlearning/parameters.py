@@ -60,13 +60,20 @@ def check_parameters(method, params: dict, entry: str = "method", partial: bool 
             f"{entry}: unknown parameter {unknown[0]!r} for {method.__name__}; "
             f"it takes {', '.join(accepted) or 'none'}"
         )
-    missing = [name for name, required in accepted.items() if required and name not in params]
-    if missing and not partial:
-        raise ValueError(f"{entry}: missing required parameter {missing[0]!r} of {method.__name__}")
+    if not partial:
+        check_required_parameters(method, params, entry)
     for name, value in params.items():
         problem = _problem(value, hints.get(name))
         if problem:
             raise ValueError(f"{entry}.{name}: {problem}")
+
+
+def check_required_parameters(method, names, entry: str = "method") -> None:
+    """ValueError naming ``entry`` if ``names`` leave out a parameter the method requires."""
+    accepted, _ = _config_parameters(method)
+    missing = [name for name, required in accepted.items() if required and name not in names]
+    if missing:
+        raise ValueError(f"{entry}: missing required parameter {missing[0]!r} of {method.__name__}")
 
 
 def _config_parameters(method) -> tuple[dict[str, bool], dict]:

@@ -49,8 +49,8 @@ def check_generator_function(method: Callable, name: str, key: str = "method") -
         )
 
 
-# Once per process: the workflow checks the config's methods and then expands
-# their settings, and a user's file should run once, not once per look.
+# Once per process: the workflow checks the config's methods and then hashes
+# the code of each setting's method, and a user's file should run once, not once per look.
 @functools.cache
 def _import(module_name: str):
     if not module_name.endswith(".py"):

@@ -14,8 +14,8 @@ from klomflow.margins import Diverged, EpochMargins, check_finite, describe_sett
 from klomflow.splits import SPLITS
 from klomflow.stacking import ModelStack
 from klomflow.unlearning.data import STEP_COST, UnlearningData
-from klomflow.unlearning.parameters import check_parameters
-from klomflow.unlearning.settings import check_method_entry, setting_parameters
+from klomflow.unlearning.registry import resolve_method
+from klomflow.unlearning.settings import setting_parameters
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,9 @@ def run_method(
     from scratch, the 100 % of the compute axis. Raises
     :class:`klomflow.margins.Diverged` (naming ``entry``, ``params`` and the
     epoch, and holding the epochs recorded before) if recorded margins are
-    not finite.
+    not finite. ``params`` are not checked here: config's are, once, before
+    anything runs (:func:`klomflow.unlearning.settings.method_settings`).
     """
-    check_parameters(method, params, entry)
     n_models = len(models)
     epochs = sorted(set(epochs))
     recorded = {split: [] for split in SPLITS}
@@ -93,13 +93,14 @@ def unlearn(
     """Run one method setting on pretrain models 0..N-1 (the checkpoints in ``checkpoint_dir``).
 
     ``setting`` holds ``method``, ``epochs``, ``seed`` and the method's own
-    parameters (one setting of a config entry of ``methods:``);
+    parameters (one setting of a config entry of ``methods:``, as
+    :func:`klomflow.unlearning.settings.method_settings` checked it);
     ``training_epochs`` of a full retrain on the whole train split make the
     100 % of the compute axis. A setting that diverges returns the record of
     a diverged run (:meth:`EpochMargins.of_diverged`).
     """
     reference.check_images(dataset)
-    method = check_method_entry(setting_name, setting)
+    method = resolve_method(setting["method"], f"methods.{setting_name}")
     forget_set = reference.read_forget_set(forget_set_file)
     splits = {
         split: (images.to(device), labels.to(device))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from klomflow.unlearning.parameters import check_parameters
+from klomflow.unlearning.parameters import check_parameters, check_required_parameters
 from klomflow.unlearning.registry import check_generator_function, resolve_method
 
 # The keys of a config entry, and of a setting expanded from it (entry,
@@ -52,25 +52,7 @@ def method_settings(methods: dict[str, dict]) -> dict[str, dict]:
     for entry_name, entry in methods.items():
         fixed = {k: v for k, v in entry.items() if k != "sweep"}
         sweep = entry.get("sweep", {})
-        label = f"methods.{entry_name}"
-        method = check_method_entry(entry_name, fixed, partial=bool(sweep))
-        for key, values in sweep.items():
-            where = f"{label}.sweep.{key}"
-            if not isinstance(values, list) or not values:
-                raise ValueError(f"{where}: expected a non-empty list of values, got {values!r}")
-            if key in fixed:
-                raise ValueError(f"{where}: {key} is also set in the entry; set it in one place")
-            if key in ENTRY_KEYS and key != "seed":
-                raise ValueError(f"{where}: {key} cannot be swept (only seed and parameters)")
-            if key == "seed":
-                _check_seeds(values, where)
-            else:
-                for value in values:
-                    check_parameters(method, {key: value}, where, partial=True)
-            labels = [_value_label(v) for v in values]
-            if len(set(labels)) < len(labels):
-                twin = next(v for v in labels if labels.count(v) > 1)
-                raise ValueError(f"{where}: two values share the name {twin!r}")
+        _check_entry_and_sweep(entry_name, fixed, sweep)
         keys = sorted(sweep)
         for combination in itertools.product(*(sweep[k] for k in keys)):
             swept = dict(zip(keys, combination))
@@ -78,15 +60,46 @@ def method_settings(methods: dict[str, dict]) -> dict[str, dict]:
                 [entry_name, *(f"{k}-{_value_label(v)}" for k, v in swept.items())]
             )
             if name in settings:
-                raise ValueError(f"{label}: its setting {name} has the name of another setting")
+                raise ValueError(
+                    f"methods.{entry_name}: its setting {name} has the name of another setting"
+                )
             # The defaults after the entry's keys, where validation used to put
             # them: Snakemake compares a job's params as text, and a setting
             # whose text changed would run again.
             defaults = {k: v for k, v in ENTRY_DEFAULTS.items() if k not in fixed}
             setting = {**fixed, **defaults, **swept}
-            check_method_entry(entry_name, setting)
             settings[name] = {**setting, "entry": entry_name, "swept": swept}
     return settings
+
+
+def _check_entry_and_sweep(entry_name: str, fixed: dict, sweep: dict) -> None:
+    """Every value of an entry and of its sweep, checked once against its method.
+
+    A swept parameter's values are checked one by one, and the entry's own
+    once: every setting holds the same parameters, so the settings need no
+    check of their own.
+    """
+    label = f"methods.{entry_name}"
+    method = check_method_entry(entry_name, fixed, partial=bool(sweep))
+    for key, values in sweep.items():
+        where = f"{label}.sweep.{key}"
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{where}: expected a non-empty list of values, got {values!r}")
+        if key in fixed:
+            raise ValueError(f"{where}: {key} is also set in the entry; set it in one place")
+        if key in ENTRY_KEYS and key != "seed":
+            raise ValueError(f"{where}: {key} cannot be swept (only seed and parameters)")
+        if key == "seed":
+            _check_seeds(values, where)
+        else:
+            for value in values:
+                check_parameters(method, {key: value}, where, partial=True)
+        labels = [_value_label(v) for v in values]
+        if len(set(labels)) < len(labels):
+            twin = next(v for v in labels if labels.count(v) > 1)
+            raise ValueError(f"{where}: two values share the name {twin!r}")
+    if sweep:
+        check_required_parameters(method, [*setting_parameters(fixed), *sweep], label)
 
 
 def _check_seeds(values: list, where: str) -> None:
