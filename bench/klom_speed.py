@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from record import RESULTS_DIR, describe_machine, save
 
-from klomflow import klom_scores, klom_scores_reference
+from klomflow import klom_scores, klom_scores_loop
 
 
 def main():
@@ -38,7 +38,7 @@ def main():
         fast = klom_scores(unlearned, oracle)
         vectorised.append(time.perf_counter() - start)
     start = time.perf_counter()
-    slow = klom_scores_reference(unlearned, oracle)
+    slow = klom_scores_loop(unlearned, oracle)
     loop = time.perf_counter() - start
 
     difference = float(np.max(np.abs(fast - slow)))

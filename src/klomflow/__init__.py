@@ -10,7 +10,7 @@ Score margins you computed yourself::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from klomflow.klom import degenerate_samples, klom_scores, klom_scores_reference, summarize_klom
+from klomflow.klom import degenerate_samples, klom_scores, klom_scores_loop, summarize_klom
 from klomflow.margins import margins_from_logits
 from klomflow.uncertainty import klom_p95_interval
 
@@ -24,7 +24,7 @@ __all__ = [
     "degenerate_samples",
     "klom_p95_interval",
     "klom_scores",
-    "klom_scores_reference",
+    "klom_scores_loop",
     "margins_from_logits",
     "summarize_klom",
 ]

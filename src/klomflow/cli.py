@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 import klomflow
-from klomflow.easydub import validate_dataset
 from klomflow.files import atomic_save_npy, load_npy
 from klomflow.joblog import EXPECTED_ERRORS, one_line
 from klomflow.klom import BINS, CLIP, EPS, MAX_BINS, degenerate_samples, klom_scores, summarize_klom
+from klomflow.layout import validate_dataset
 from klomflow.margins import check_margins
 from klomflow.uncertainty import klom_p95_interval
 

@@ -3,7 +3,7 @@
 For one sample, the margins of the unlearned models and of the oracle models
 (one value per model) are binned on a shared histogram and compared with
 ``KL(unlearned || oracle)``. docs/klom.md fixes every detail, quirks included;
-:func:`klom_scores_reference` is that definition written one sample at a time,
+:func:`klom_scores_loop` is that definition written one sample at a time,
 and :func:`klom_scores` computes the same numbers for all samples at once.
 
 Both take margins of shape ``(n_models, n_samples)``; the score of sample ``j``
@@ -70,7 +70,7 @@ def klom_scores(
         return np.concatenate(list(scored))
 
 
-def klom_scores_reference(unlearned, oracle, *, bins=BINS, clip=CLIP, eps=EPS) -> np.ndarray:
+def klom_scores_loop(unlearned, oracle, *, bins=BINS, clip=CLIP, eps=EPS) -> np.ndarray:
     """The docs/klom.md definition, one sample at a time (slow; for tests and benchmarks).
 
     Arguments and result as :func:`klom_scores`, which must agree with it.

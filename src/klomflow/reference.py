@@ -21,7 +21,7 @@ import torch
 from klomflow.benchmarks import n_oracles
 from klomflow.datasets import ImageDataset, load_dataset
 from klomflow.devices import resolve_device
-from klomflow.easydub import ReferenceFormat
+from klomflow.layout import LayoutFormat
 from klomflow.seeds import ORACLE_RUN, PRETRAIN_RUN, derive_seed
 from klomflow.stacking import ModelStack
 from klomflow.training import TrainingRecipe, train_models
@@ -39,7 +39,7 @@ def oracle_seed(reference_seed: int, forget_set: int) -> int:
 class ReferenceTraining:
     """What training the pretrain models and training the oracles share."""
 
-    reference: ReferenceFormat
+    reference: LayoutFormat
     dataset: ImageDataset
     recipe: TrainingRecipe
     n_models: int  # N
@@ -64,12 +64,12 @@ class ReferenceTraining:
     ) -> ReferenceTraining:
         """From the plain values a workflow rule passes, and with torch on ``n_threads`` threads.
 
-        ``reference``: the arguments of :class:`ReferenceFormat`; ``recipe``:
+        ``reference``: the arguments of :class:`LayoutFormat`; ``recipe``:
         config ``training``; ``device``: a name (``auto``, ``cpu``, ``cuda:0``).
         """
         torch.set_num_threads(n_threads)
         return cls(
-            ReferenceFormat(**reference),
+            LayoutFormat(**reference),
             load_dataset(benchmark, dataset_file),
             TrainingRecipe(**recipe),
             n_models,
@@ -107,7 +107,7 @@ def build_pretrain_models(
 
 
 def build_pretrain_margins(
-    reference: ReferenceFormat,
+    reference: LayoutFormat,
     dataset: ImageDataset,
     *,
     n_models: int,

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from klomflow.benchmarks import n_oracles
-from klomflow.easydub import ReferenceFormat
 from klomflow.klom import degenerate_samples, klom_scores, summarize_klom
+from klomflow.layout import LayoutFormat
 from klomflow.margins import EpochMargins
 from klomflow.progress import progress
 from klomflow.splits import SPLITS
@@ -182,7 +182,7 @@ def summarize_split(
 
 
 def score_against_oracles(
-    reference: ReferenceFormat,
+    reference: LayoutFormat,
     margins_file: Path,
     oracle_dir: Path,
     forget_set_file: Path,
@@ -198,7 +198,7 @@ def score_against_oracles(
 
 
 def score_baselines(
-    reference: ReferenceFormat,
+    reference: LayoutFormat,
     pretrain_dirs: dict[str, Path],
     oracle_dir: Path,
     forget_set_file: Path,
@@ -220,7 +220,7 @@ def score_baselines(
 
 
 def read_baseline_margins(
-    reference: ReferenceFormat,
+    reference: LayoutFormat,
     pretrain_dirs: dict[str, Path],
     oracle_dir: Path,
     forget_set_file: Path,

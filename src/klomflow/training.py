@@ -113,7 +113,10 @@ class Trainer:
         # that an epoch stopped part-way draws the same order when resumed.
         self._order_state = self.batches.state_dict()
         self._loss = torch.zeros((), device=stack.device)  # summed over this epoch's steps
-        self.noise = torch.Generator(stack.device).manual_seed(derive_seed(seed, TRAINING_NOISE))
+        # Draws the gradient noise (its scale is recipe.grad_noise), apart from the data order.
+        self.noise_generator = torch.Generator(stack.device).manual_seed(
+            derive_seed(seed, TRAINING_NOISE)
+        )
         self.optimizer = torch.optim.SGD(
             stack.parameters(),
             lr=recipe.lr,
@@ -147,7 +150,7 @@ class Trainer:
             loss = stacked_cross_entropy(self.stack.logits(self.images[index]), self.labels[index])
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            add_gradient_noise(self.stack, self.grad_noise, self.noise)
+            add_gradient_noise(self.stack, self.grad_noise, self.noise_generator)
             self.optimizer.step()
             self.scheduler.step()
             self._loss += loss.detach()
@@ -168,7 +171,7 @@ class Trainer:
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "scheduler": copy.deepcopy(self.scheduler.state_dict()),
             "data_order": [s.clone() for s in self._order_state],
-            "noise": self.noise.get_state(),
+            "noise": self.noise_generator.get_state(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -179,7 +182,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self._order_state = state["data_order"]
         self.batches.load_state_dict(state["data_order"])
-        self.noise.set_state(state["noise"])
+        self.noise_generator.set_state(state["noise"])
 
 
 @dataclass

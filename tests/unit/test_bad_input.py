@@ -17,7 +17,7 @@ import torch
 from conftest import REPO
 
 from klomflow import cli, files
-from klomflow.easydub import EasyDUBLayout
+from klomflow.layout import EasyDUBLayout
 
 # -- the klomflow command ------------------------------------------------------------
 
@@ -707,7 +707,7 @@ def test_klomflow_score_refuses_one_model_per_side(scored_before):
 
 
 def test_the_most_bins_allowed_score_as_the_definition_does():
-    from klomflow.klom import MAX_BINS, klom_scores, klom_scores_reference
+    from klomflow.klom import MAX_BINS, klom_scores, klom_scores_loop
 
     # More samples than one chunk holds at this many bins: chunking must not change a score.
     unlearned, oracle = ORACLE[:, :12] + 0.5, ORACLE[:, :12]
@@ -715,7 +715,7 @@ def test_the_most_bins_allowed_score_as_the_definition_does():
     one_by_one = [klom_scores(unlearned[:, [j]], oracle[:, [j]], bins=MAX_BINS) for j in range(12)]
     np.testing.assert_array_equal(scores, np.concatenate(one_by_one))
     np.testing.assert_allclose(
-        scores, klom_scores_reference(unlearned, oracle, bins=MAX_BINS), rtol=1e-12
+        scores, klom_scores_loop(unlearned, oracle, bins=MAX_BINS), rtol=1e-12
     )
     with pytest.raises(ValueError, match=f"bins must be at most {MAX_BINS}, got {MAX_BINS + 1}"):
         klom_scores(unlearned, oracle, bins=MAX_BINS + 1)
@@ -725,11 +725,11 @@ def test_the_most_bins_allowed_score_as_the_definition_does():
 
 
 def test_margins_of_other_models_than_the_oracles_name_both(tmp_path):
-    from klomflow.easydub import ReferenceFormat
+    from klomflow.layout import LayoutFormat
     from klomflow.margins import EpochMargins
     from klomflow.scoring import score_against_oracles
 
-    reference = ReferenceFormat("digits_cnn", epoch=1, n_train=10, n_val=4)
+    reference = LayoutFormat("digits_cnn", epoch=1, n_train=10, n_val=4)
     forget_set_file, oracle_dir = tmp_path / "forget_set_1.npy", tmp_path / "oracle"
     reference.write_forget_set(forget_set_file, np.array([2, 5]))
     sizes = {"retain": 8, "forget": 2, "val": 4}
@@ -784,12 +784,12 @@ def test_a_stray_file_in_a_dataset_directory_is_named(tmp_path, capsys, stray):
 
 def test_images_of_other_split_sizes_than_the_reference_name_their_file(tmp_path):
     from klomflow.datasets import load_saved_dataset
-    from klomflow.easydub import ReferenceFormat
+    from klomflow.layout import LayoutFormat
 
     path = tmp_path / "data.npz"
     _dataset(path)
     with pytest.raises(ValueError) as error:
-        ReferenceFormat("digits_cnn", 1, n_train=10, n_val=4).check_images(load_saved_dataset(path))
+        LayoutFormat("digits_cnn", 1, n_train=10, n_val=4).check_images(load_saved_dataset(path))
     assert one_line_error(error) == (
         f"{path}: the images have 6 train and 2 val samples, but the reference set is for 10 and 4"
     )

@@ -50,7 +50,7 @@ def test_score_prints_the_summary_and_writes_the_scores(margins):
 def easydub_dir(tmp_path):
     from conftest import easydub_hub_files, write_files
 
-    from klomflow.easydub import EasyDUBLayout
+    from klomflow.layout import EasyDUBLayout
 
     layout = EasyDUBLayout(tmp_path / "easydub", "cifar10", "resnet9", 23, n_train=60, n_val=20)
     forget = np.array([3, 7, 11, 40, 59])

@@ -6,7 +6,7 @@ import torch
 from conftest import TINY_RECIPE
 
 from klomflow.datasets import ImageDataset
-from klomflow.easydub import ReferenceFormat
+from klomflow.layout import LayoutFormat
 from klomflow.margins import Diverged, EpochMargins
 from klomflow.retraining import retrain_cell
 from klomflow.scoring import EPOCH_COLUMNS, read_scores, score_epochs
@@ -133,7 +133,7 @@ def test_a_retraining_cell_keeps_the_epochs_trained_before_it_diverged(
 
 
 def test_a_method_setting_that_diverges_is_a_record_not_a_failed_job(dataset, tmp_path, caplog):
-    reference = ReferenceFormat("digits_cnn", epoch=0, n_train=40, n_val=10)
+    reference = LayoutFormat("digits_cnn", epoch=0, n_train=40, n_val=10)
     reference.write_forget_set(tmp_path / "forget_set.npy", FORGET_SET)
     models = ModelStack.initialised("digits_cnn", N_MODELS, seed=0, device="cpu")
     reference.write_checkpoints(tmp_path / "models", models.state_dicts())

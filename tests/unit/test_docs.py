@@ -123,7 +123,7 @@ def test_the_example_of_scoring_your_own_models_runs(tmp_path, monkeypatch, caps
     """docs/sources.md's example, on a small reference set in the EasyDUB layout."""
     import numpy as np
 
-    from klomflow.easydub import EasyDUBLayout
+    from klomflow.layout import EasyDUBLayout
 
     text = (REPO / "docs/sources.md").read_text(encoding="utf-8")
     example = text.split("## Scoring your own models")[1].split("```python\n")[1].split("```")[0]

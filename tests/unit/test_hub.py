@@ -12,7 +12,6 @@ from hub_server import StandInHub
 from klomflow import hub
 from klomflow.benchmarks import EASYDUB, KLOM_MODELS
 from klomflow.datasets import ImageDataset
-from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import (
     EasyDUBSource,
     HubError,
@@ -20,6 +19,7 @@ from klomflow.hub import (
     resolve_commit,
     source,
 )
+from klomflow.layout import EasyDUBLayout
 from klomflow.margins import margins_from_logits
 from klomflow.models import build_model
 from klomflow.provenance import provenance

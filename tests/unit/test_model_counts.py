@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from klomflow.easydub import ReferenceFormat
+from klomflow.layout import LayoutFormat
 from klomflow.model_counts import model_count_rows, subset_sizes
 from klomflow.plotting import KLOM_CEILING
 from klomflow.scoring import read_baseline_margins, score_baselines
@@ -25,7 +25,7 @@ def reference_set(tmp_path_factory):
     """A reference set on disk in the EasyDUB layout: N pretrain models, 2N oracles."""
     root = tmp_path_factory.mktemp("reference")
     rng = np.random.default_rng(1)
-    reference = ReferenceFormat(model="tiny", epoch=0, n_train=N_TRAIN, n_val=N_VAL)
+    reference = LayoutFormat(model="tiny", epoch=0, n_train=N_TRAIN, n_val=N_VAL)
     reference.write_forget_set(root / "forget_set.npy", FORGET_SET)
     n_retain = N_TRAIN - len(FORGET_SET)
     pretrain_train = margins(rng, N, N_TRAIN)

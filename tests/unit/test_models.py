@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from klomflow.easydub import strip_state_dict_prefix
+from klomflow.layout import strip_state_dict_prefix
 from klomflow.models import build_model
 
 

@@ -24,7 +24,7 @@ from conftest import (
     write_config,
 )
 
-from klomflow.easydub import EasyDUBLayout
+from klomflow.layout import EasyDUBLayout
 
 # -- the config: stopped before anything runs ------------------------------------
 

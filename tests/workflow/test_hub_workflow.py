@@ -15,7 +15,7 @@ from conftest import REPO, copy_workflow, snakemake, start_snakemake, write_conf
 from hub_server import StandInHub
 
 from klomflow.benchmarks import EASYDUB
-from klomflow.easydub import EasyDUBLayout
+from klomflow.layout import EasyDUBLayout
 
 N_TRAIN, N_VAL, N = 100, 20, 2
 FORGET = np.array([5, 50, 99, 0, 7, 8])

@@ -187,7 +187,7 @@ def test_gathering_and_ranking_read_their_declared_inputs(tiny_run, tmp_path, co
     gathered = run_moved(
         tiny_run,
         tmp_path / "gather",
-        "collect_tables.py",
+        "gather_tables.py",
         {
             "tables": [f"results/digits/forget_{k}/methods.tsv" for k in (1, 2)],
             "replicates": [f"results/digits/forget_{k}/methods_p95_replicates.npy" for k in (1, 2)],

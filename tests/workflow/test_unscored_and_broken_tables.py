@@ -235,9 +235,9 @@ def test_a_bad_cell_table_stops_the_gathering_naming_file_line_and_column(
 ):
     table = "results/digits/forget_1/compute_vs_klom.tsv"
     directory, result, before = run_broken(
-        tmp_path, summary_run, CELL, change, table, "collect_retraining_cells"
+        tmp_path, summary_run, CELL, change, table, "gather_retraining_cells"
     )
-    log = "logs/collect_retraining_cells/digits/forget_1.log"
+    log = "logs/gather_retraining_cells/digits/forget_1.log"
     assert_one_line_and_nothing_else_touched(
         directory, result, before, log, [table, f"{table}.json", replicates_of(table)], line
     )

@@ -177,8 +177,8 @@ def test_a_new_forget_set_runs_only_its_own_jobs_and_the_aggregates(tiny_run):
         "score_retraining": 2,
         "run_unlearning_method": len(SETTINGS),
         "score_unlearning_method": len(SETTINGS),
-        "collect_retraining_cells": 1,
-        "collect_method_settings": 1,
+        "gather_retraining_cells": 1,
+        "gather_method_settings": 1,
         "plot_forget_set_compute_vs_klom": 1,
         "plot_forget_set_methods": 1,
         "rank_forget_set_methods": 1,
@@ -215,7 +215,7 @@ def test_a_new_seed_reruns_only_its_cells_and_the_aggregates(tiny_run):
     assert planned_jobs(tiny_run, "--configfile", "more_seeds.yaml") == {
         "retrain_models": 4,  # two cells on each of two forget sets
         "score_retraining": 4,
-        "collect_retraining_cells": 2,
+        "gather_retraining_cells": 2,
         "plot_forget_set_compute_vs_klom": 2,
         "plot_forget_set_methods": 2,  # they draw the grid's curve beside the methods
         "rank_forget_set_methods": 2,  # and compare with it
@@ -233,7 +233,7 @@ def method_jobs(settings: int) -> dict[str, int]:
     return {
         "run_unlearning_method": 2 * settings,
         "score_unlearning_method": 2 * settings,
-        "collect_method_settings": 2,
+        "gather_method_settings": 2,
         "plot_forget_set_methods": 2,
         "rank_forget_set_methods": 2,
         "gather_methods": 1,

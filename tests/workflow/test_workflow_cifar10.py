@@ -25,7 +25,7 @@ from conftest import (
 )
 
 from klomflow.benchmarks import EASYDUB
-from klomflow.easydub import EasyDUBLayout
+from klomflow.layout import EasyDUBLayout
 from klomflow.tables import read_tsv, write_tsv
 
 N_TRAIN, N_VAL, N = 100, 20, 2

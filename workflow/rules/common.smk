@@ -8,7 +8,7 @@ from snakemake.utils import validate
 
 from klomflow.benchmarks import HUB_SOURCES, REFERENCE_SOURCES, reference_source
 from klomflow.config_checks import ConfigError, check_config, check_device, noise_label
-from klomflow.easydub import EasyDUBLayout
+from klomflow.layout import EasyDUBLayout
 from klomflow.hub import HUB_FILE_EPOCH, forget_set_in, source
 from klomflow.model_counts import MODEL_COUNT_COLUMNS
 from klomflow.results_owner import check_results_benchmark
@@ -149,7 +149,7 @@ def resume_file(wildcards, output):
 
 
 def get_reference_format():
-    """Arguments of klomflow.easydub.ReferenceFormat: how the reference files are named and sized."""
+    """Arguments of klomflow.layout.LayoutFormat: how the reference files are named and sized."""
     return {
         "model": config["model"],
         # Local models are named after their last epoch, counted from 0.
@@ -164,7 +164,7 @@ def reference_root(benchmark):
 
 
 def layout_for(benchmark):
-    """Arguments of klomflow.easydub.EasyDUBLayout.for_benchmark: the hub's layout, for downloads."""
+    """Arguments of klomflow.layout.EasyDUBLayout.for_benchmark: the hub's layout, for downloads."""
     reference = get_reference_format()
     return {
         "root": reference_root(benchmark),

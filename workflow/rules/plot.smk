@@ -7,8 +7,8 @@
 # Each takes under a second, also at the full EasyDUB size: on a cluster they
 # run on the submitting node rather than wait for a queue.
 localrules:
-    collect_retraining_cells,
-    collect_method_settings,
+    gather_retraining_cells,
+    gather_method_settings,
     plot_forget_set_compute_vs_klom,
     plot_forget_set_methods,
     gather_baselines,
@@ -23,7 +23,7 @@ localrules:
     summarize_run,
 
 
-rule collect_retraining_cells:
+rule gather_retraining_cells:
     input:
         tables=get_retraining_tables,
         replicates=get_retraining_replicates,
@@ -33,19 +33,19 @@ rule collect_retraining_cells:
         replicates="results/{benchmark}/forget_{forget_set}/compute_vs_klom_p95_replicates.npy",
         provenance="results/{benchmark}/forget_{forget_set}/compute_vs_klom.tsv.json",
     log:
-        "logs/collect_retraining_cells/{benchmark}/forget_{forget_set}.log",
+        "logs/gather_retraining_cells/{benchmark}/forget_{forget_set}.log",
     benchmark:
-        "benchmarks/collect_retraining_cells/{benchmark}/forget_{forget_set}.tsv"
+        "benchmarks/gather_retraining_cells/{benchmark}/forget_{forget_set}.tsv"
     params:
         labels=get_retraining_labels,
         columns=GRID_COLUMNS,
     conda:
         "../../envs/scoring.yaml"
     script:
-        "../scripts/collect_tables.py"
+        "../scripts/gather_tables.py"
 
 
-rule collect_method_settings:
+rule gather_method_settings:
     input:
         tables=get_method_tables,
         replicates=get_method_replicates,
@@ -55,9 +55,9 @@ rule collect_method_settings:
         replicates="results/{benchmark}/forget_{forget_set}/methods_p95_replicates.npy",
         provenance="results/{benchmark}/forget_{forget_set}/methods.tsv.json",
     log:
-        "logs/collect_method_settings/{benchmark}/forget_{forget_set}.log",
+        "logs/gather_method_settings/{benchmark}/forget_{forget_set}.log",
     benchmark:
-        "benchmarks/collect_method_settings/{benchmark}/forget_{forget_set}.tsv"
+        "benchmarks/gather_method_settings/{benchmark}/forget_{forget_set}.tsv"
     params:
         labels=get_method_labels,
         columns=METHOD_COLUMNS,
@@ -65,7 +65,7 @@ rule collect_method_settings:
     conda:
         "../../envs/scoring.yaml"
     script:
-        "../scripts/collect_tables.py"
+        "../scripts/gather_tables.py"
 
 
 rule plot_forget_set_compute_vs_klom:
@@ -148,7 +148,7 @@ rule gather_baselines:
     conda:
         "../../envs/scoring.yaml"
     script:
-        "../scripts/collect_tables.py"
+        "../scripts/gather_tables.py"
 
 
 rule gather_compute_vs_klom:
@@ -181,7 +181,7 @@ rule gather_compute_vs_klom:
     conda:
         "../../envs/scoring.yaml"
     script:
-        "../scripts/collect_tables.py"
+        "../scripts/gather_tables.py"
 
 
 rule gather_methods:
@@ -215,7 +215,7 @@ rule gather_methods:
     conda:
         "../../envs/scoring.yaml"
     script:
-        "../scripts/collect_tables.py"
+        "../scripts/gather_tables.py"
 
 
 rule plot_compute_vs_klom:
@@ -299,7 +299,7 @@ rule gather_model_counts:
     conda:
         "../../envs/scoring.yaml"
     script:
-        "../scripts/collect_tables.py"
+        "../scripts/gather_tables.py"
 
 
 rule plot_model_counts:

@@ -2,8 +2,8 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import EasyDUBSource, read_commit
+from klomflow.layout import EasyDUBLayout
 
 source = EasyDUBSource(EasyDUBLayout.for_benchmark(**snakemake.params.layout))
 part, forget_set = source.part_of(snakemake.output[0])

@@ -3,8 +3,8 @@ from klomflow.joblog import log_to
 log_to(snakemake.log[0])
 
 from klomflow.datasets import load_dataset
-from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import KlomModelsSource, read_commit
+from klomflow.layout import EasyDUBLayout
 
 KlomModelsSource(EasyDUBLayout.for_benchmark(**snakemake.params.layout)).download_oracles(
     load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset),

@@ -6,8 +6,8 @@ import torch
 
 from klomflow.datasets import load_dataset
 from klomflow.devices import resolve_device
-from klomflow.easydub import EasyDUBLayout
 from klomflow.hub import KlomModelsSource, read_commit
+from klomflow.layout import EasyDUBLayout
 from klomflow.reference import build_pretrain_margins
 
 torch.set_num_threads(snakemake.threads)

@@ -6,12 +6,12 @@ import torch
 
 from klomflow.datasets import load_dataset
 from klomflow.devices import resolve_device
-from klomflow.easydub import ReferenceFormat
+from klomflow.layout import LayoutFormat
 from klomflow.unlearning import unlearn
 
 torch.set_num_threads(snakemake.threads)
 recorded = unlearn(
-    ReferenceFormat(**snakemake.params.reference),
+    LayoutFormat(**snakemake.params.reference),
     load_dataset(snakemake.wildcards.benchmark, snakemake.input.dataset),
     snakemake.input.forget_set,
     snakemake.input.checkpoints,

@@ -4,13 +4,13 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from klomflow.easydub import ReferenceFormat
+from klomflow.layout import LayoutFormat
 from klomflow.provenance import provenance
 from klomflow.scoring import BASELINE_COLUMNS, score_baselines
 from klomflow.tables import label_rows, write_replicates, write_tsv
 
 rows = score_baselines(
-    ReferenceFormat(**snakemake.params.reference),
+    LayoutFormat(**snakemake.params.reference),
     {
         "retain": snakemake.input.pretrain_retain,
         "forget": snakemake.input.pretrain_forget,

@@ -2,13 +2,13 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from klomflow.easydub import ReferenceFormat
+from klomflow.layout import LayoutFormat
 from klomflow.provenance import provenance
 from klomflow.scoring import EPOCH_COLUMNS, score_against_oracles
 from klomflow.tables import write_replicates, write_tsv
 
 rows = score_against_oracles(
-    ReferenceFormat(**snakemake.params.reference),
+    LayoutFormat(**snakemake.params.reference),
     snakemake.input.margins,
     snakemake.input.oracle,
     snakemake.input.forget_set,

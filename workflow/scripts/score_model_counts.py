@@ -4,14 +4,14 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from klomflow.easydub import ReferenceFormat
+from klomflow.layout import LayoutFormat
 from klomflow.model_counts import MODEL_COUNT_COLUMNS, model_count_rows
 from klomflow.provenance import provenance
 from klomflow.scoring import read_baseline_margins
 from klomflow.tables import label_rows, write_replicates, write_tsv
 
 pretrain, oracles = read_baseline_margins(
-    ReferenceFormat(**snakemake.params.reference),
+    LayoutFormat(**snakemake.params.reference),
     {
         "retain": snakemake.input.pretrain_retain,
         "forget": snakemake.input.pretrain_forget,

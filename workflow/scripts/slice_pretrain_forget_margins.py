@@ -2,9 +2,9 @@ from klomflow.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from klomflow.easydub import ReferenceFormat
+from klomflow.layout import LayoutFormat
 
-ReferenceFormat(**snakemake.params.reference).write_pretrain_forget_margins(
+LayoutFormat(**snakemake.params.reference).write_pretrain_forget_margins(
     snakemake.input.retain,
     snakemake.input.forget_set,
     snakemake.output[0],

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from klomflow.benchmarks import EASYDUB, n_oracles
-from klomflow.easydub import EasyDUBLayout, read_margins
 from klomflow.hub.client import check_model_count, fetch_into
+from klomflow.layout import EasyDUBLayout, read_margins
 from klomflow.splits import SPLITS
 
 

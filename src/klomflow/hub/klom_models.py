@@ -24,7 +24,6 @@ import torch
 
 from klomflow.benchmarks import KLOM_MODELS, n_oracles
 from klomflow.datasets import ImageDataset
-from klomflow.easydub import EasyDUBLayout
 from klomflow.files import load_npy
 from klomflow.hub.client import (
     HUB_FILE_EPOCH,
@@ -35,6 +34,7 @@ from klomflow.hub.client import (
     place_file,
     repo_at,
 )
+from klomflow.layout import EasyDUBLayout
 from klomflow.margins import margins_from_logits
 from klomflow.splits import retain_indices
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol
 
-from klomflow.easydub import EasyDUBLayout
 from klomflow.hub.easydub import EasyDUBSource
 from klomflow.hub.klom_models import KlomModelsSource
+from klomflow.layout import EasyDUBLayout
 
 
 class HubSource(Protocol):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from klomflow.datasets import ImageDataset
-from klomflow.easydub import ReferenceFormat
+from klomflow.layout import LayoutFormat
 from klomflow.margins import Diverged, EpochMargins, check_finite, describe_setting
 from klomflow.splits import SPLITS
 from klomflow.stacking import ModelStack
@@ -79,7 +79,7 @@ def run_method(
 
 
 def unlearn(
-    reference: ReferenceFormat,
+    reference: LayoutFormat,
     dataset: ImageDataset,
     forget_set_file: Path,
     checkpoint_dir: Path,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from klomflow.easydub import EasyDUBLayout
+from klomflow.layout import EasyDUBLayout
 from klomflow.models import build_model
 
 N_TRAIN, N_VAL = 30, 8

@@ -43,7 +43,7 @@ _MODEL_FILE_PATTERN = r"id_(\d+)_epoch_(\d+)"
 
 
 @dataclass(frozen=True)
-class ReferenceFormat:
+class LayoutFormat:
     """How the files of a reference set are named and shaped, wherever they are.
 
     ``model`` is the architecture directory in the layout; ``epoch`` the epoch
@@ -189,7 +189,7 @@ class EasyDUBLayout:
 
     The paths the hub names its files by, for the downloads and for
     ``klomflow validate-dataset``; the files themselves are read and written
-    by :class:`ReferenceFormat` (``self.format``).
+    by :class:`LayoutFormat` (``self.format``).
     """
 
     root: Path
@@ -216,8 +216,8 @@ class EasyDUBLayout:
         )
 
     @property
-    def format(self) -> ReferenceFormat:
-        return ReferenceFormat(self.model, self.epoch, self.n_train, self.n_val)
+    def format(self) -> LayoutFormat:
+        return LayoutFormat(self.model, self.epoch, self.n_train, self.n_val)
 
     def check_images(self, dataset) -> None:
         self.format.check_images(dataset)
